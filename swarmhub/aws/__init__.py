@@ -1,0 +1,1 @@
+"""The AWS target: AMIs baked with Packer, the fleet applied with Terraform."""

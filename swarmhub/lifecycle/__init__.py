@@ -1,0 +1,1 @@
+"""The node lifecycle handler: ASG lifecycle hooks via SQS, drain, deregister."""
