@@ -2,23 +2,33 @@
 
 One place to read and to bump. Terraform providers are pinned in
 terraform/**/versions.tf, Packer plugins in packer/plugins.pkr.hcl and
-cookbooks in their metadata.rb; everything else is here.
+cookbooks in their metadata.rb; everything else is here. Changing a value here
+changes the images' input hash, so the next `bake` rebuilds them.
 """
 
 # Base of the local container images (debootstrap --variant=minbase).
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
+BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "tini", "passwd")
 
-# Hub image: pinned at or above the published advisories for each.
-JUPYTERHUB = "5.4.2"
-DOCKERSPAWNER = "14.0.0"
-OAUTHENTICATOR = "17.3.0"
-IDLE_CULLER = "1.4.0"
-NATIVEAUTHENTICATOR = "1.3.0"
-PROMETHEUS_CLIENT = "0.21.1"
-# configurable-http-proxy from Debian's node-configurable-http-proxy package
-# (its own container), so no npm download sits on the image build path.
+# Hub image, at or above the published advisories for each (see docs/security.md).
+HUB_PACKAGES = (
+    "jupyterhub==6.1.1",
+    "dockerspawner==14.0.0",
+    "oauthenticator==17.4.0",
+    "jupyterhub-idle-culler==2.0.0",
+    "prometheus-client==0.26.0",
+)
+# configurable-http-proxy comes from Debian (node-configurable-http-proxy) and
+# runs as its own container from the hub image, so a hub restart keeps routes.
+HUB_DEBIAN_PACKAGES = ("node-configurable-http-proxy",)
 
-# Notebook image: the single-user environment.
-JUPYTERLAB = "4.4.10"
-NOTEBOOK_STACK = ("numpy==2.3.4", "pandas==2.3.3", "matplotlib==3.10.7", "scipy==1.16.3")
+# Notebook image: the single-user environment. jupyterhub matches the hub's.
+NOTEBOOK_PACKAGES = (
+    "jupyterhub==6.1.1",
+    "jupyterlab==4.6.6",
+    "numpy==2.3.5",
+    "pandas==2.3.3",
+    "matplotlib==3.10.7",
+    "scipy==1.16.3",
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
 from swarmhub.config.autoscaler import AutoscalerConfig
 from swarmhub.config.aws import AwsConfig
@@ -33,14 +33,6 @@ class Config(Strict):
     autoscaler: AutoscalerConfig = AutoscalerConfig()
     local: LocalConfig = LocalConfig()
     aws: AwsConfig | None = None
-
-    @model_validator(mode="after")
-    def _servers_fit_a_node(self) -> Config:
-        if self.servers.mem_reservation > self.local.node_memory:
-            raise ValueError("servers.mem_reservation is larger than local.node_memory")
-        if self.servers.cpu_reservation > self.local.node_cpus:
-            raise ValueError("servers.cpu_reservation is larger than local.node_cpus")
-        return self
 
     def default_target(self) -> Target:
         return "aws" if self.aws is not None else "local"

@@ -6,7 +6,7 @@ import ipaddress
 
 from pydantic import Field, field_validator
 
-from swarmhub.config.types import Bytes, Strict
+from swarmhub.config.types import Strict
 
 
 class LocalConfig(Strict):
@@ -20,9 +20,8 @@ class LocalConfig(Strict):
     overlay_subnet: str = "10.214.0.0/20"
     # Worker nodes started by `deploy` (the autoscaler adds more within its bounds).
     workers: int = Field(default=1, ge=0, le=16)
-    # What one local worker offers the swarm; a real instance's size on AWS.
-    node_memory: Bytes = "4G"  # type: ignore[assignment]
-    node_cpus: float = Field(default=2.0, gt=0)
+    # A local node offers the swarm this machine's memory and CPUs (dockerd
+    # reports the host's); set servers' reservations with that in mind.
 
     @field_validator("node_subnet", "overlay_subnet")
     @classmethod

@@ -1,0 +1,161 @@
+"""The whole hub on one machine, driven through its REST API and the proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import docker
+import pytest
+import requests
+
+from tests.integration.stack import Stack, cli, execute
+
+pytestmark = pytest.mark.integration
+
+
+def _login(stack: Stack, user: str, password: str) -> requests.Session:
+    """Sign in through the hub's login form, as a browser does."""
+    s = requests.Session()
+    s.get(f"{stack.url}/hub/login", timeout=30)
+    r = s.post(
+        f"{stack.url}/hub/login",
+        data={"username": user, "password": password, "_xsrf": s.cookies.get("_xsrf")},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert r.status_code == 302, f"login refused: {r.status_code}"
+    return s
+
+
+def test_login_spawn_kernel_and_home_survives_restart(stack: Stack):
+    user = "ada"
+    stack.ensure_user(user)
+    session = _login(stack, user, stack.secret("swarmhub-user-password"))
+    # A wrong password is refused.
+    bad = requests.Session()
+    bad.get(f"{stack.url}/hub/login", timeout=30)
+    r = bad.post(
+        f"{stack.url}/hub/login",
+        data={"username": user, "password": "not-the-password", "_xsrf": bad.cookies.get("_xsrf")},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert r.status_code == 403
+
+    # The user starts their own server with their login cookie.
+    r = session.post(
+        f"{stack.url}/hub/api/users/{user}/server",
+        headers={"X-XSRFToken": session.cookies.get("_xsrf"), "Referer": f"{stack.url}/hub/"},
+        timeout=30,
+    )
+    assert r.status_code in (201, 202), r.text
+    stack.wait(user, ready=True, timeout=120)
+
+    token = stack.user_token(user)
+    status = stack.via_proxy(user, "/api/status", token)
+    assert status.status_code == 200, status.text
+
+    kernel = stack.via_proxy(user, "/api/kernels", token, method="POST", json={"name": "python3"})
+    assert kernel.status_code == 201, kernel.text
+    result = asyncio.run(execute(stack, user, token, kernel.json()["id"], "print(6 * 7)"))
+    assert result.strip() == "42"
+
+    put = stack.via_proxy(
+        user,
+        "/api/contents/notes.txt",
+        token,
+        method="PUT",
+        json={"type": "file", "format": "text", "content": "kept across restarts"},
+    )
+    assert put.status_code in (200, 201), put.text
+    on_host = stack.homes_dir / user / "notes.txt"
+    assert on_host.read_text() == "kept across restarts"
+    assert on_host.stat().st_uid == 1000  # the notebook user, not root
+
+    stack.stop(user)
+    assert stack.via_proxy(user, "/api/status", token).status_code != 200
+    stack.start(user)
+    got = stack.via_proxy(user, "/api/contents/notes.txt", token)
+    assert got.status_code == 200, got.text
+    assert got.json()["content"] == "kept across restarts"
+    stack.stop(user)
+
+
+def test_servers_survive_a_hub_restart(stack: Stack):
+    users = ["grace", "linus"]
+    tokens = {}
+    for user in users:
+        stack.ensure_user(user)
+        stack.start(user)
+        tokens[user] = stack.user_token(user)
+        # A student with an open session: the server has seen (and caches) the token.
+        assert stack.via_proxy(user, "/api/status", tokens[user]).status_code == 200
+
+    client = docker.from_env()
+    (hub,) = client.containers.list(filters={"label": "com.docker.swarm.service.name=swarmhub-hub"})
+    hub.kill()  # SIGKILL: no clean shutdown
+
+    # Routes live in the proxy, so the servers answer even while the hub is down.
+    for user in users:
+        assert stack.via_proxy(user, "/api/status", tokens[user]).status_code == 200
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{stack.url}/hub/health", timeout=3).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    else:
+        raise AssertionError("the hub did not come back")
+    new = client.containers.list(filters={"label": "com.docker.swarm.service.name=swarmhub-hub"})
+    assert new and new[0].id != hub.id
+
+    for user in users:
+        assert stack.server(user).get("ready") is True
+        assert stack.via_proxy(user, "/api/status", tokens[user]).status_code == 200
+        stack.stop(user)
+
+
+def test_deploy_twice_changes_nothing(stack: Stack):
+    client = docker.from_env()
+    before = {s.name: s.attrs["Version"]["Index"] for s in client.services.list()}
+    proc = cli("deploy", config=stack.config)
+    after = {s.name: s.attrs["Version"]["Index"] for s in client.services.list()}
+    assert before == after
+    assert "creating" not in proc.stderr and "replacing" not in proc.stderr
+    assert "node w2" not in proc.stderr
+
+
+def test_port_in_use_is_a_clear_error_and_changes_nothing(stack: Stack, tmp_path):
+    import socket
+
+    import yaml
+
+    client = docker.from_env()
+    before = sorted(s.id for s in client.services.list())
+    with socket.socket() as blocker:
+        blocker.bind(("0.0.0.0", 0))  # noqa: S104 - the port deploy would publish
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        config = yaml.safe_load(stack.config.read_text())
+        config["hub"]["port"] = port
+        path = tmp_path / "busy.yaml"
+        path.write_text(yaml.safe_dump(config))
+        proc = cli("deploy", config=path, check=False)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: port {port} is in use by another program (stop it, or set hub.port in the config)"
+    ]
+    assert sorted(s.id for s in client.services.list()) == before
+
+
+def test_status_reports_hub_nodes_and_users(stack: Stack):
+    stack.ensure_user("status-user")
+    proc = cli("status", config=stack.config)
+    assert "healthy" in proc.stdout
+    assert "local-w1" in proc.stdout and "ready" in proc.stdout
+    assert "status-user" in proc.stdout
