@@ -17,6 +17,7 @@ from swarmhub.config.autoscaler import AutoscalerConfig
 from swarmhub.config.aws import AwsConfig
 from swarmhub.config.hub import HubConfig, QuotaConfig, ServersConfig
 from swarmhub.config.images import ImagesConfig
+from swarmhub.config.lifecycle import LifecycleConfig
 from swarmhub.config.local import LocalConfig
 from swarmhub.config.types import Strict
 from swarmhub.errors import SwarmhubError
@@ -31,6 +32,7 @@ class Config(Strict):
     quota: QuotaConfig = QuotaConfig()
     images: ImagesConfig = ImagesConfig()
     autoscaler: AutoscalerConfig = AutoscalerConfig()
+    lifecycle: LifecycleConfig = LifecycleConfig()
     local: LocalConfig = LocalConfig()
     aws: AwsConfig | None = None
 
