@@ -1,0 +1,188 @@
+# One role per node kind, each with only what that node does:
+#   worker:      read the join token (and nothing else of SSM), SSM sessions
+#   manager:     steer the workers' ASG only, consume its lifecycle queue,
+#                publish the join token, read the OAuth secret, take over the
+#                role's network interface and state volume, SSM sessions
+#   chef server: SSM sessions
+# Shell access is SSM Session Manager (AmazonSSMManagedInstanceCore), never SSH.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.name
+  account   = data.aws_caller_identity.current.account_id
+  # Built from the name, so the policy needs no reference to the group itself
+  # (the group needs the workers' instance profile from here).
+  worker_asg_arn = "arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/${var.worker_asg_name}"
+  ssm_core       = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+  instance_arns  = "arn:${local.partition}:ec2:${local.region}:${local.account}:instance/*"
+
+  roles = merge(
+    { worker = "swarm worker", manager = "swarm manager and hub" },
+    var.chef_server_enabled ? { chef_server = "chef server" } : {},
+  )
+}
+
+data "aws_iam_policy_document" "ec2_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  for_each = local.roles
+
+  name               = "${var.name}-${replace(each.key, "_", "-")}"
+  description        = "${var.name} ${each.value}"
+  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "ssm_core" {
+  for_each = local.roles
+
+  role       = aws_iam_role.this[each.key].name
+  policy_arn = local.ssm_core
+}
+
+resource "aws_iam_instance_profile" "this" {
+  for_each = local.roles
+
+  name = "${var.name}-${replace(each.key, "_", "-")}"
+  role = aws_iam_role.this[each.key].name
+  tags = var.tags
+}
+
+################################################################################
+# Worker: read the join token, nothing else
+################################################################################
+
+data "aws_iam_policy_document" "worker" {
+  statement {
+    sid       = "ReadJoinToken"
+    actions   = ["ssm:GetParameter"]
+    resources = [var.join_token_parameter_arn]
+  }
+
+  statement {
+    sid       = "DecryptJoinToken"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:PARAMETER_ARN"
+      values   = [var.join_token_parameter_arn]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "worker" {
+  name   = "swarm-worker"
+  role   = aws_iam_role.this["worker"].id
+  policy = data.aws_iam_policy_document.worker.json
+}
+
+################################################################################
+# Manager: its own ASG, its queue, the join token, the role's ENI and volume
+################################################################################
+
+data "aws_iam_policy_document" "manager" {
+  statement {
+    sid = "SteerWorkerGroup"
+    actions = [
+      "autoscaling:SetDesiredCapacity",
+      "autoscaling:SetInstanceProtection",
+      "autoscaling:TerminateInstanceInAutoScalingGroup",
+      "autoscaling:CompleteLifecycleAction",
+      "autoscaling:RecordLifecycleActionHeartbeat",
+    ]
+    resources = [local.worker_asg_arn]
+  }
+
+  # Describe calls support no resource-level permissions.
+  statement {
+    sid = "Describe"
+    actions = [
+      "autoscaling:DescribeAutoScalingGroups",
+      "autoscaling:DescribeAutoScalingInstances",
+      "autoscaling:DescribeLifecycleHooks",
+      "autoscaling:DescribeWarmPool",
+      "ec2:DescribeInstances",
+      "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeVolumes",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ConsumeLifecycleQueue"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    resources = [var.lifecycle_queue_arn]
+  }
+
+  statement {
+    sid       = "PublishJoinToken"
+    actions   = ["ssm:PutParameter"]
+    resources = [var.join_token_parameter_arn]
+  }
+
+  statement {
+    sid       = "ReadOAuthSecret"
+    actions   = ["ssm:GetParameter"]
+    resources = [var.github_client_secret_parameter_arn]
+  }
+
+  statement {
+    sid       = "UseKeyForTheTwoParameters"
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:PARAMETER_ARN"
+      values   = [var.join_token_parameter_arn, var.github_client_secret_parameter_arn]
+    }
+  }
+
+  # Taking over the role after a replacement: its address and its state.
+  statement {
+    sid       = "TakeOverRoleInterfaceAndVolume"
+    actions   = ["ec2:AttachNetworkInterface", "ec2:AttachVolume"]
+    resources = [var.manager_network_interface_arn, var.manager_state_volume_arn]
+  }
+
+  statement {
+    sid       = "AttachToManagerInstancesOnly"
+    actions   = ["ec2:AttachNetworkInterface", "ec2:AttachVolume"]
+    resources = [local.instance_arns]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/swarmhub:role"
+      values   = ["manager"]
+    }
+  }
+
+  # EC2 needs a grant on the key to attach the encrypted state volume.
+  statement {
+    sid       = "StateVolumeKeyGrant"
+    actions   = ["kms:CreateGrant"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "manager" {
+  name   = "swarm-manager"
+  role   = aws_iam_role.this["manager"].id
+  policy = data.aws_iam_policy_document.manager.json
+}

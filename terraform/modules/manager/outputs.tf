@@ -1,0 +1,34 @@
+output "public_ip" {
+  description = "The hub's Elastic IP."
+  value       = aws_eip.this.public_ip
+}
+
+output "private_ip" {
+  description = "The manager role's fixed private address (what workers join)."
+  value       = aws_network_interface.this.private_ip
+}
+
+output "swarm_addr" {
+  description = "host:port workers join."
+  value       = "${aws_network_interface.this.private_ip}:2377"
+}
+
+output "network_interface_arn" {
+  description = "ARN of the role's network interface."
+  value       = aws_network_interface.this.arn
+}
+
+output "state_volume_id" {
+  description = "Id of the EBS volume with the hub's state."
+  value       = aws_ebs_volume.state.id
+}
+
+output "state_volume_arn" {
+  description = "ARN of the EBS volume with the hub's state."
+  value       = aws_ebs_volume.state.arn
+}
+
+output "autoscaling_group_name" {
+  description = "Name of the manager's Auto Scaling group of one."
+  value       = one(aws_autoscaling_group.this[*].name)
+}

@@ -1,0 +1,509 @@
+"""The AWS deployer: rendering, command lines, progress, errors, user-data.
+
+Terraform itself is replaced at its one boundary (swarmhub.aws.terraform._invoke);
+AWS is moto's. The progress parser is fed lines Terraform 1.11 really printed,
+and, where the binary is installed, a real run on a provider-less config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from swarmhub.aws import deploy
+from swarmhub.aws import terraform as tf
+from swarmhub.config import parse_config
+from swarmhub.errors import SwarmhubError
+from tests.conftest import REPO, require_tool
+
+REGION = "eu-west-1"
+WORKER_AMI = "ami-0123456789abcdef0"
+CHEF_AMI = "ami-0fedcba9876543210"
+
+# Printed by `terraform plan -json` / `apply -json` (Terraform 1.11.4).
+PLAN_LINES = [
+    '{"@level":"info","@message":"Terraform 1.11.4","@module":"terraform.ui","@timestamp":"2026-11-25T18:40:58.177702Z","terraform":"1.11.4","type":"version","ui":"1.2"}',  # noqa: E501
+    '{"@level":"info","@message":"terraform_data.hub: Plan to create","@module":"terraform.ui","@timestamp":"2026-11-25T18:40:58.183868Z","change":{"resource":{"addr":"terraform_data.hub","module":"","resource":"terraform_data.hub","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"hub","resource_key":null},"action":"create"},"type":"planned_change"}',  # noqa: E501
+    '{"@level":"info","@message":"Plan: 1 to add, 0 to change, 0 to destroy.","@module":"terraform.ui","@timestamp":"2026-11-25T18:40:58.183966Z","changes":{"add":1,"change":0,"import":0,"remove":0,"operation":"plan"},"type":"change_summary"}',  # noqa: E501
+    '{"@level":"info","@message":"Outputs: 1","@module":"terraform.ui","@timestamp":"2026-11-25T18:40:58.183977Z","outputs":{"hub_url":{"sensitive":false,"action":"create"}},"type":"outputs"}',  # noqa: E501
+]
+NO_CHANGE_LINES = [
+    PLAN_LINES[0],
+    '{"@level":"info","@message":"Plan: 0 to add, 0 to change, 0 to destroy.","@module":"terraform.ui","@timestamp":"2026-11-25T18:41:58.183966Z","changes":{"add":0,"change":0,"import":0,"remove":0,"operation":"plan"},"type":"change_summary"}',  # noqa: E501
+]
+APPLY_LINES = [
+    PLAN_LINES[0],
+    '{"@level":"info","@message":"terraform_data.hub: Creating...","@module":"terraform.ui","@timestamp":"2026-11-25T18:40:58.220512Z","hook":{"resource":{"addr":"terraform_data.hub","module":"","resource":"terraform_data.hub","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"hub","resource_key":null},"action":"create"},"type":"apply_start"}',  # noqa: E501
+    '{"@level":"info","@message":"terraform_data.hub: Creation complete after 0s [id=1072ede2-b09c-e235-39e8-d50e59fc168d]","@module":"terraform.ui","@timestamp":"2026-11-25T18:40:58.220978Z","hook":{"resource":{"addr":"terraform_data.hub","module":"","resource":"terraform_data.hub","implied_provider":"terraform","resource_type":"terraform_data","resource_name":"hub","resource_key":null},"action":"create","id_key":"id","id_value":"1072ede2-b09c-e235-39e8-d50e59fc168d","elapsed_seconds":0},"type":"apply_complete"}',  # noqa: E501
+    '{"@level":"info","@message":"Apply complete! Resources: 1 added, 0 changed, 0 destroyed.","@module":"terraform.ui","@timestamp":"2026-11-25T18:40:58.227523Z","changes":{"add":1,"change":0,"import":0,"remove":0,"operation":"apply"},"type":"change_summary"}',  # noqa: E501
+]
+DIAGNOSTIC = '{"@level":"error","@message":"Error: Reference to undeclared input variable","@module":"terraform.ui","@timestamp":"2026-11-25T18:41:01.558574Z","diagnostic":{"severity":"error","summary":"Reference to undeclared input variable","detail":"An input variable with the name \\"missing\\" has not been declared. This variable can be declared with a variable \\"missing\\" {} block.","range":{"filename":"bad.tf","start":{"line":2,"column":11,"byte":44},"end":{"line":2,"column":22,"byte":55}},"snippet":{"context":"resource \\"terraform_data\\" \\"bad\\"","code":"  input = var.missing","start_line":2,"highlight_start_offset":10,"highlight_end_offset":21,"values":[]}},"type":"diagnostic"}'  # noqa: E501
+OUTPUTS = {
+    "hub_url": {"sensitive": False, "type": "string", "value": "https://hub.example.org"},
+    "worker_asg_name": {"sensitive": False, "type": "string", "value": "swarmhub-workers"},
+    "github_client_secret_parameter": {
+        "sensitive": False,
+        "type": "string",
+        "value": "/swarmhub/hub/github-client-secret",
+    },
+}
+
+
+def make_cfg(**fleet):
+    fleet.setdefault("backend", {"bucket": "my-tf-state"})
+    return parse_config({"aws": {"region": REGION, "fleet": fleet}}, "test.yaml")
+
+
+def write_amis(work: Path, *, region: str = REGION, chef: bool = True) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    data = {"worker": {"ami_id": WORKER_AMI, "region": region, "input_hash": "abc"}}
+    if chef:
+        data["chef-server"] = {"ami_id": CHEF_AMI, "region": region, "input_hash": "def"}
+    (work / "amis.json").write_text(json.dumps(data))
+
+
+class FakeTerraform:
+    """Stands in for the terraform binary at swarmhub.aws.terraform._invoke."""
+
+    def __init__(self, plan_lines=PLAN_LINES, fail_on: str | None = None):
+        self.calls: list[list[str]] = []
+        self.plan_lines = plan_lines
+        self.fail_on = fail_on
+
+    def __call__(self, args, *, capture=False, on_line=None, cwd=None):
+        args = [str(a) for a in args]
+        self.calls.append(args)
+        verb = next(a for a in args[1:] if not a.startswith("-"))
+        lines: list[str] = []
+        stdout = ""
+        if verb == "version":
+            stdout = json.dumps({"terraform_version": "1.11.4", "platform": "linux_amd64"})
+        elif verb == "plan":
+            lines = [DIAGNOSTIC] if self.fail_on == "plan" else self.plan_lines
+        elif verb == "apply":
+            lines = APPLY_LINES
+        elif verb == "output":
+            stdout = json.dumps(OUTPUTS)
+        for line in lines:
+            if on_line:
+                on_line(line)
+        if self.fail_on == verb:
+            raise SwarmhubError(f"command failed (exit 1): {' '.join(args)}")
+        return subprocess.CompletedProcess(args, 0, stdout or "\n".join(lines), "")
+
+    def verbs(self) -> list[str]:
+        return [next(a for a in c[1:] if not a.startswith("-")) for c in self.calls]
+
+
+@pytest.fixture
+def fake_tf(monkeypatch):
+    fake = FakeTerraform()
+    monkeypatch.setattr(tf, "_invoke", fake)
+    return fake
+
+
+@pytest.fixture
+def hub_up(monkeypatch):
+    monkeypatch.setattr(deploy, "hub_api", lambda url, timeout=5.0: {"version": "5.4.2"})
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def binary(tmp_path):
+    """An executable named like the tool: find_binary only needs PATH lookup."""
+    path = tmp_path / "bin" / "terraform"
+    path.parent.mkdir()
+    path.write_text("#!/bin/sh\nexit 1\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+# ------------------------------------------------------------------ AMI state
+
+
+def test_load_amis_reads_the_bake_state(tmp_path):
+    write_amis(tmp_path)
+    assert deploy.load_amis(make_cfg(), tmp_path) == {"worker": WORKER_AMI, "chef-server": CHEF_AMI}
+
+
+def test_load_amis_without_bake_says_to_bake(tmp_path):
+    with pytest.raises(SwarmhubError, match="no AMIs baked yet.*pipeline.py bake --target aws"):
+        deploy.load_amis(make_cfg(), tmp_path)
+
+
+def test_load_amis_needs_chef_server_only_when_enabled(tmp_path):
+    write_amis(tmp_path, chef=False)
+    with pytest.raises(SwarmhubError, match="no chef-server AMI"):
+        deploy.load_amis(make_cfg(), tmp_path)
+    assert deploy.load_amis(make_cfg(chef_server=False), tmp_path) == {"worker": WORKER_AMI}
+
+
+def test_load_amis_refuses_an_ami_of_another_region(tmp_path):
+    write_amis(tmp_path, region="us-east-1")
+    with pytest.raises(SwarmhubError, match="is in us-east-1, the fleet in eu-west-1"):
+        deploy.load_amis(make_cfg(), tmp_path)
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def test_tfvars_carry_the_config_and_the_amis_and_match_the_root_variables():
+    cfg = make_cfg(min_workers=2, max_workers=12, warm_pool_size=1, domain="hub.example.org")
+    tfvars = deploy.render_tfvars(cfg, {"worker": WORKER_AMI, "chef-server": CHEF_AMI})
+    assert tfvars["worker_ami_id"] == WORKER_AMI
+    assert tfvars["chef_server_ami_id"] == CHEF_AMI
+    assert (tfvars["min_workers"], tfvars["max_workers"], tfvars["warm_pool_size"]) == (2, 12, 1)
+    assert tfvars["domain"] == "hub.example.org"
+    assert tfvars["region"] == REGION and tfvars["running"] is True
+    assert "vpc_id" not in tfvars  # unset: the module's default, a new VPC
+    import hcl2
+
+    declared = {
+        next(iter(v)).strip('"')
+        for v in hcl2.loads((REPO / "terraform" / "variables.tf").read_text())["variable"]
+    }
+    assert set(tfvars) <= declared
+
+
+def test_tfvars_hold_no_secret():
+    cfg = parse_config(
+        {
+            "hub": {"auth": {"kind": "github", "github": {"client_id": "Iv1.abc"}}},
+            "aws": {"region": REGION, "fleet": {"backend": {"bucket": "b-state"}}},
+        },
+        "t.yaml",
+    )
+    text = json.dumps(deploy.render_tfvars(cfg, {"worker": WORKER_AMI}))
+    assert not re.search(r"secret|token|password|SWMTKN", text, re.I)
+
+
+def test_autoscaler_above_the_group_maximum_is_refused():
+    cfg = parse_config(
+        {
+            "autoscaler": {"max_nodes": 20},
+            "aws": {"region": REGION, "fleet": {"max_workers": 10}},
+        },
+        "t.yaml",
+    )
+    with pytest.raises(SwarmhubError, match="max_nodes.*above.*max_workers"):
+        deploy.render_tfvars(cfg, {"worker": WORKER_AMI})
+
+
+def test_backend_config_lockfile_or_dynamodb_and_a_bucket_is_required():
+    assert deploy.backend_config(make_cfg()) == [
+        "bucket=my-tf-state",
+        "key=swarmhub/terraform.tfstate",
+        f"region={REGION}",
+        "encrypt=true",
+        "use_lockfile=true",
+    ]
+    cfg = make_cfg(
+        backend={"bucket": "b-state", "lock": "dynamodb:tf-locks", "region": "us-east-1"}
+    )
+    assert deploy.backend_config(cfg)[-1] == "dynamodb_table=tf-locks"
+    assert "region=us-east-1" in deploy.backend_config(cfg)
+    with pytest.raises(SwarmhubError, match="backend.bucket is not set"):
+        deploy.backend_config(make_cfg(backend={}))
+
+
+def test_workdir_is_a_copy_in_step_with_terraform(tmp_path):
+    stale = tmp_path / "terraform" / "modules" / "gone" / "main.tf"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("# removed from the source\n")
+    dest = deploy.prepare_workdir(tmp_path)
+    assert (dest / "main.tf").read_text() == (REPO / "terraform" / "main.tf").read_text()
+    assert (dest / "modules" / "workers" / "templates" / "user-data.sh.tftpl").exists()
+    assert not stale.exists()
+
+
+# ------------------------------------------------------------------ commands
+
+
+def test_deploy_renders_then_inits_plans_and_applies_the_saved_plan(
+    tmp_path, fake_tf, hub_up, aws_env, binary, capsys
+):
+    write_amis(tmp_path)
+    deploy.deploy(make_cfg(terraform_binary=binary), plan_only=False, work_dir=tmp_path)
+
+    workdir = tmp_path / "terraform"
+    chdir = f"-chdir={workdir}"
+    assert fake_tf.verbs() == ["version", "init", "plan", "apply", "output"]
+    version, init, plan, apply, output = fake_tf.calls
+    assert version == [binary, "version", "-json"]
+    assert init == [
+        binary,
+        chdir,
+        "init",
+        "-input=false",
+        "-no-color",
+        "-reconfigure",
+        "-backend-config=bucket=my-tf-state",
+        "-backend-config=key=swarmhub/terraform.tfstate",
+        f"-backend-config=region={REGION}",
+        "-backend-config=encrypt=true",
+        "-backend-config=use_lockfile=true",
+    ]
+    assert plan == [binary, chdir, "plan", "-json", "-input=false", "-out=swarmhub.tfplan"]
+    assert apply == [binary, chdir, "apply", "-json", "-input=false", "swarmhub.tfplan"]
+    assert output == [binary, chdir, "output", "-json"]
+
+    tfvars = json.loads((workdir / "swarmhub.auto.tfvars.json").read_text())
+    assert tfvars["worker_ami_id"] == WORKER_AMI and tfvars["name"] == "swarmhub"
+    out, err = capsys.readouterr()
+    assert "hub: https://hub.example.org (JupyterHub 5.4.2)" in out
+    assert "create done   terraform_data.hub (0s)" in err
+    assert '"@level"' not in err  # progress lines, not raw JSON
+
+
+def test_plan_only_shows_the_plan_and_applies_nothing(tmp_path, fake_tf, aws_env, binary):
+    write_amis(tmp_path)
+    deploy.deploy(make_cfg(terraform_binary=binary), plan_only=True, work_dir=tmp_path)
+    assert fake_tf.verbs() == ["version", "init", "plan", "show"]
+    assert fake_tf.calls[-1][-1] == "swarmhub.tfplan"
+
+
+def test_deploy_twice_applies_nothing_the_second_time(
+    tmp_path, monkeypatch, hub_up, aws_env, binary
+):
+    fake = FakeTerraform(plan_lines=NO_CHANGE_LINES)
+    monkeypatch.setattr(tf, "_invoke", fake)
+    write_amis(tmp_path)
+    deploy.deploy(make_cfg(terraform_binary=binary), work_dir=tmp_path)
+    assert "apply" not in fake.verbs()
+
+
+def test_a_failed_plan_is_one_line_with_terraform_s_own_error(
+    tmp_path, monkeypatch, aws_env, binary
+):
+    monkeypatch.setattr(tf, "_invoke", FakeTerraform(fail_on="plan"))
+    write_amis(tmp_path)
+    with pytest.raises(SwarmhubError) as info:
+        deploy.deploy(make_cfg(terraform_binary=binary), work_dir=tmp_path)
+    assert str(info.value) == "terraform plan failed: Reference to undeclared input variable"
+
+
+def test_destroy_stops_the_fleet_and_purge_destroys_it(tmp_path, fake_tf, aws_env, binary):
+    write_amis(tmp_path)
+    cfg = make_cfg(terraform_binary=binary)
+    deploy.destroy(cfg, purge=False, work_dir=tmp_path)
+    tfvars = json.loads((tmp_path / "terraform" / "swarmhub.auto.tfvars.json").read_text())
+    assert tfvars["running"] is False
+    assert "-destroy" not in fake_tf.calls[2]
+    fake_tf.calls.clear()
+    deploy.destroy(cfg, purge=True, work_dir=tmp_path)
+    assert "-destroy" in fake_tf.calls[2] and fake_tf.verbs()[-1] == "apply"
+
+
+# ------------------------------------------------------------------ clear errors, no terraform
+
+
+def test_no_credentials_is_a_clear_error_before_any_terraform_call(
+    tmp_path, fake_tf, monkeypatch, binary
+):
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    write_amis(tmp_path)
+    with pytest.raises(SwarmhubError, match="no AWS credentials found"):
+        deploy.deploy(make_cfg(terraform_binary=binary), work_dir=tmp_path)
+    assert fake_tf.calls == []
+    assert not (tmp_path / "terraform").exists()
+
+
+def test_unbaked_amis_stop_before_terraform(tmp_path, fake_tf, aws_env, binary):
+    with pytest.raises(SwarmhubError, match="no AMIs baked yet"):
+        deploy.deploy(make_cfg(terraform_binary=binary), work_dir=tmp_path)
+    assert fake_tf.calls == []
+
+
+def test_missing_terraform_is_a_clear_error(tmp_path, fake_tf, aws_env):
+    write_amis(tmp_path)
+    with pytest.raises(SwarmhubError, match="no-such-terraform was not found on PATH"):
+        deploy.deploy(make_cfg(terraform_binary="no-such-terraform"), work_dir=tmp_path)
+    assert fake_tf.calls == []
+
+
+def test_old_terraform_is_refused(monkeypatch, binary):
+    def old(args, **kwargs):
+        return subprocess.CompletedProcess(args, 0, '{"terraform_version": "1.5.7"}', "")
+
+    monkeypatch.setattr(tf, "_invoke", old)
+    with pytest.raises(SwarmhubError, match=r"1\.5\.7 is too old"):
+        tf.check_version(binary)
+
+
+def test_find_binary_prefers_terraform_then_tofu(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    tofu = bindir / "tofu"
+    tofu.write_text("#!/bin/sh\n")
+    tofu.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir))
+    assert tf.find_binary(None) == str(tofu)
+    terraform = bindir / "terraform"
+    terraform.write_text("#!/bin/sh\n")
+    terraform.chmod(0o755)
+    assert tf.find_binary(None) == str(terraform)
+
+
+def test_waiting_for_the_hub_is_bounded():
+    now = [0.0]
+    probes = []
+
+    def probe(url):
+        probes.append(url)
+        return None
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    with pytest.raises(SwarmhubError, match="did not answer at https://h.example within 60s"):
+        deploy.wait_for_hub("https://h.example", 60, probe=probe, clock=lambda: now[0], sleep=sleep)
+    assert 6 <= len(probes) <= 8
+
+
+# ------------------------------------------------------------------ progress parser
+
+
+def test_progress_parser_turns_real_terraform_json_into_one_line_per_resource_event():
+    shown = [tf.progress_line(line) for line in PLAN_LINES + APPLY_LINES[1:]]
+    assert shown == [
+        None,  # version
+        "plan   create   terraform_data.hub",
+        "Plan: 1 to add, 0 to change, 0 to destroy.",
+        None,  # outputs
+        "create …      terraform_data.hub",
+        "create done   terraform_data.hub (0s)",
+        "Apply complete! Resources: 1 added, 0 changed, 0 destroyed.",
+    ]
+    assert tf.progress_line(DIAGNOSTIC).startswith(
+        "error: Reference to undeclared input variable [bad.tf]: An input variable"
+    )
+    # Anything not JSON (a warning on stderr) is passed through, not lost.
+    assert tf.progress_line("Warning: Unable to open CLI configuration file") == (
+        "Warning: Unable to open CLI configuration file"
+    )
+
+
+def test_progress_remembers_the_summary_and_the_errors():
+    progress = tf.Progress(printer=lambda _: None)
+    for line in PLAN_LINES:
+        progress(line)
+    assert progress.changes["add"] == 1 and not progress.no_changes
+    progress(DIAGNOSTIC)
+    assert progress.errors == ["Reference to undeclared input variable"]
+
+
+def test_progress_on_a_real_terraform_run(tmp_path, capsys):
+    binary = require_tool("terraform")
+    # terraform_data is built into Terraform: no provider to download.
+    (tmp_path / "main.tf").write_text(
+        'resource "terraform_data" "worker" {\n  count = 2\n  input = "w"\n}\n'
+        'output "hub_url" {\n  value = "http://hub.test"\n}\n'
+    )
+    runner = tf.Terraform(binary=binary, workdir=tmp_path)
+    runner.init([])
+    plan = runner.plan("swarmhub.tfplan")
+    assert plan.changes == {"add": 2, "change": 0, "import": 0, "remove": 0, "operation": "plan"}
+    applied = runner.apply("swarmhub.tfplan")
+    assert applied.changes["add"] == 2
+    assert runner.output() == {"hub_url": "http://hub.test"}
+    err = capsys.readouterr().err
+    assert "plan   create   terraform_data.worker[0]" in err
+    assert "create done   terraform_data.worker[1]" in err
+    assert '{"@level"' not in err
+
+
+# ------------------------------------------------------------------ user-data
+
+
+def render_tftpl(path: Path, values: dict[str, str]) -> str:
+    """Terraform's templatefile() for the plain ${name} interpolations we use."""
+    text = path.read_text()
+    assert "%{" not in text  # no directives: this renderer is exact for the template
+    rendered = re.sub(r"(?<!\$)\$\{(\w+)\}", lambda m: values[m.group(1)], text)
+    return rendered.replace("$${", "${")
+
+
+def test_worker_user_data_drives_the_same_join_script_as_the_local_pool(tmp_path):
+    template = REPO / "terraform" / "modules" / "workers" / "templates" / "user-data.sh.tftpl"
+    user_data = render_tftpl(
+        template,
+        {
+            "manager_addr": "10.40.0.10:2377",
+            "join_token_param": "/swarmhub/swarm/join-token",
+            "region": REGION,
+            "efs_id": "fs-12345678",
+            "efs_mount": "/srv/swarmhub/efs",
+        },
+    )
+    env_text = user_data.split("<<'SWARMHUB_ENV'\n")[1].split("SWARMHUB_ENV\n")[0]
+    env = dict(line.split("=", 1) for line in env_text.splitlines())
+    assert "SWMTKN" not in user_data
+
+    # Every variable the join script reads that AWS must set is set here.
+    script = REPO / "swarmhub" / "node" / "swarm-join.sh"
+    assert {"SWARMHUB_MANAGER_ADDR", "SWARMHUB_ROLE", "SWARMHUB_JOIN_TOKEN_PARAM"} <= set(env)
+    assert all(key in script.read_text() for key in env if key.startswith("SWARMHUB_JOIN"))
+
+    # Run the very script with that environment; docker and aws are the boundary.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "calls.log"
+    for name, body in {
+        "docker": (
+            f'echo "docker $*" >> {log}\n'
+            'case "$1" in info) echo inactive ;; swarm) exit 0 ;; esac\n'
+        ),
+        "aws": f'echo "aws $*" >> {log}\necho SWMTKN-1-faketoken\n',
+    }.items():
+        tool = bindir / name
+        tool.write_text("#!/bin/sh\n" + body)
+        tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+    result = subprocess.run(
+        ["sh", str(script)],
+        env={"PATH": f"{bindir}:/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text()
+    assert "aws ssm get-parameter --with-decryption --name /swarmhub/swarm/join-token" in calls
+    assert "docker swarm join --token SWMTKN-1-faketoken 10.40.0.10:2377" in calls
+    assert "joined 10.40.0.10:2377 as a worker" in result.stderr
+    assert "faketoken" not in result.stderr  # the script never echoes the token
+
+
+def test_the_worker_cookbook_runs_this_join_script_from_this_env_file():
+    cookbook = REPO / "cookbooks" / "swarmhub_worker"
+    if not cookbook.exists():
+        pytest.skip("the worker cookbook is not in this tree yet")
+    attributes = (cookbook / "attributes" / "default.rb").read_text()
+    unit = (cookbook / "templates" / "swarmhub-join.service.erb").read_text()
+    assert "['join']['script'] = '/usr/local/sbin/swarm-join.sh'" in attributes
+    assert "['join']['env_file'] = '/etc/swarmhub/join.env'" in attributes
+    assert "EnvironmentFile=<%= @env_file %>" in unit and "ExecStart=<%= @script %>" in unit
+    template = REPO / "terraform" / "modules" / "workers" / "templates" / "user-data.sh.tftpl"
+    text = template.read_text()
+    assert "cat > /etc/swarmhub/join.env" in text and "swarmhub-join.service" in text
