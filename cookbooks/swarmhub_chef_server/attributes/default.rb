@@ -1,0 +1,27 @@
+# Which server: 'cinc' (Cinc Server, the default: no licence to accept) or
+# 'chef' (Chef Infra Server). The bake sets the flavour and the package it
+# installs (URL and SHA-256) from aws.ami in swarmhub.yaml; a package without
+# a SHA-256 is refused.
+default['swarmhub']['chef_server']['flavor'] = 'cinc'
+default['swarmhub']['chef_server']['packages']['cinc']['name'] = 'cinc-server-core'
+default['swarmhub']['chef_server']['packages']['cinc']['url'] = ''
+default['swarmhub']['chef_server']['packages']['cinc']['sha256'] = ''
+default['swarmhub']['chef_server']['packages']['chef']['name'] = 'chef-server-core'
+default['swarmhub']['chef_server']['packages']['chef']['url'] = ''
+default['swarmhub']['chef_server']['packages']['chef']['sha256'] = ''
+
+# Both packages install the same control command.
+default['swarmhub']['chef_server']['ctl'] = '/usr/bin/chef-server-ctl'
+
+# Made at first boot, never at bake; the keys go to SSM under ssm_prefix
+# (<prefix>/admin-key, <prefix>/validator-key) as SecureString.
+default['swarmhub']['chef_server']['organization'] = 'swarmhub'
+default['swarmhub']['chef_server']['organization_full_name'] = 'swarmhub'
+default['swarmhub']['chef_server']['admin_user'] = 'swarmhub-admin'
+default['swarmhub']['chef_server']['admin_email'] = 'swarmhub-admin@example.invalid'
+default['swarmhub']['chef_server']['ssm_prefix'] = '/swarmhub/chef-server'
+
+# Written by user-data (AWS_DEFAULT_REGION, SWARMHUB_CHEF_API_FQDN, overrides).
+default['swarmhub']['chef_server']['env_file'] = '/etc/swarmhub/chef-server.env'
+default['swarmhub']['chef_server']['config_file'] = '/etc/swarmhub/chef-server.rb'
+default['swarmhub']['chef_server']['done_marker'] = '/var/lib/swarmhub/chef-server-initialized'

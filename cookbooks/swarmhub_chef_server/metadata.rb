@@ -1,0 +1,10 @@
+name 'swarmhub_chef_server'
+maintainer 'swarmhub'
+maintainer_email 'swarmhub@example.invalid'
+license 'BSD-3-Clause'
+description 'The swarmhub Chef Server image: Cinc Server (or Chef Infra Server), organisation made at first boot'
+version '0.1.0'
+chef_version '>= 18.0'
+supports 'ubuntu', '>= 24.04'
+
+depends 'swarmhub_common', '= 0.1.0'

@@ -1,0 +1,34 @@
+#
+# Cookbook:: swarmhub_chef_server
+# Recipe:: configure
+#
+# The server's configuration, kept under /etc/swarmhub so it survives the
+# seal step's cleanse, and one reconfigure so the bake-time checks have a
+# running server to ask.
+
+server = node['swarmhub']['chef_server']
+
+directory ::File.dirname(server['config_file']) do
+  mode '0755'
+end
+
+template server['config_file'] do
+  source 'chef-server.rb.erb'
+  mode '0644'
+end
+
+directory '/etc/opscode' do
+  mode '0755'
+end
+
+link '/etc/opscode/chef-server.rb' do
+  to server['config_file']
+end
+
+reconfigure = [server['ctl'], 'reconfigure']
+reconfigure << '--chef-license=accept' if server['flavor'] == 'chef'
+
+execute 'reconfigure for the bake-time checks' do
+  command reconfigure
+  not_if { ::File.exist?('/etc/opscode/pivotal.pem') }
+end

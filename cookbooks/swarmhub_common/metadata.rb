@@ -1,0 +1,8 @@
+name 'swarmhub_common'
+maintainer 'swarmhub'
+maintainer_email 'swarmhub@example.invalid'
+license 'BSD-3-Clause'
+description 'What every swarmhub image needs: a fresh apt index and the AWS CLI'
+version '0.1.0'
+chef_version '>= 18.0'
+supports 'ubuntu', '>= 24.04'

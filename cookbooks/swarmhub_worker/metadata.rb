@@ -1,0 +1,10 @@
+name 'swarmhub_worker'
+maintainer 'swarmhub'
+maintainer_email 'swarmhub@example.invalid'
+license 'BSD-3-Clause'
+description 'The swarmhub node image: Docker engine, NFS client, pre-loaded images, the swarm join unit'
+version '0.1.0'
+chef_version '>= 18.0'
+supports 'ubuntu', '>= 24.04'
+
+depends 'swarmhub_common', '= 0.1.0'

@@ -1,0 +1,41 @@
+#!/bin/sh
+# In-image checks of the worker AMI, run at the end of the bake: any failure
+# fails the build, so no AMI is registered that cannot do its one job at
+# boot (join the swarm with nothing to install or pull).
+#
+# SWARMHUB_EXPECTED_IMAGES: space-separated image references that must be
+# present in the engine (from aws.ami.notebook_image / hub_image).
+set -eu
+
+fail() { echo "worker check failed: $*" >&2; exit 1; }
+ok() { echo "worker check: $*"; }
+
+systemctl is-active --quiet docker || fail "docker.service is not running"
+systemctl is-enabled --quiet docker || fail "docker.service is not enabled at boot"
+docker info >/dev/null 2>&1 || fail "the Docker engine does not answer"
+[ "$(docker info --format '{{.Driver}}')" = overlay2 ] || fail "storage driver is not overlay2"
+# A node must boot outside any swarm: the join is user-data's decision.
+[ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ] ||
+  fail "the engine is already in a swarm"
+ok "docker engine up (overlay2, no swarm)"
+
+[ -n "${SWARMHUB_EXPECTED_IMAGES:-}" ] || fail "no expected images given"
+for image in $SWARMHUB_EXPECTED_IMAGES; do
+  docker image inspect "$image" >/dev/null 2>&1 || fail "image $image is not loaded"
+  ok "image $image present"
+done
+
+[ -x /usr/local/sbin/swarm-join.sh ] || fail "/usr/local/sbin/swarm-join.sh missing"
+systemctl cat swarmhub-join.service >/dev/null 2>&1 || fail "swarmhub-join.service not installed"
+# Disabled until user-data writes /etc/swarmhub/join.env and enables it.
+state="$(systemctl is-enabled swarmhub-join.service 2>/dev/null || true)"
+[ "$state" = disabled ] || fail "swarmhub-join.service is '$state', want disabled"
+[ ! -e /etc/swarmhub/join.env ] || fail "/etc/swarmhub/join.env must not be baked in"
+ok "join unit installed and disabled"
+
+command -v aws >/dev/null 2>&1 || fail "the AWS CLI (for the SSM join token) is missing"
+command -v mount.nfs4 >/dev/null 2>&1 || fail "no NFS client (mount.nfs4) for EFS"
+command -v cinc-client >/dev/null 2>&1 || fail "cinc-client missing (enrollment)"
+state="$(systemctl is-enabled swarmhub-enroll.service 2>/dev/null || true)"
+[ "$state" = disabled ] || fail "swarmhub-enroll.service is '$state', want disabled"
+ok "aws cli, nfs client and cinc client present"
