@@ -73,6 +73,8 @@ def parse_config(data: object, source: str) -> Config:
         data = {}
     if not isinstance(data, dict):
         raise SwarmhubError(f"{source}: the top level must be a mapping of sections")
+    # A section whose keys are all commented out is null in YAML: its defaults apply.
+    data = {key: value for key, value in data.items() if value is not None or key == "aws"}
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

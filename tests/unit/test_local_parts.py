@@ -1,0 +1,90 @@
+"""Pieces of the local target that need no engine: hashes, secrets, quotas, packing."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from swarmhub.config import QuotaConfig, parse_config
+from swarmhub.errors import SwarmhubError
+from swarmhub.hub import quota
+from swarmhub.hub.placement import fullest_fit
+from swarmhub.hub.swarmstate import NodeUsage
+from swarmhub.local import engine, images, secrets
+
+GiB = 1024**3
+
+
+def test_image_hash_follows_inputs(monkeypatch, tmp_path):
+    cfg = parse_config({}, "x")
+    hub, notebook = images.image_hash(cfg, "hub"), images.image_hash(cfg, "notebook")
+    assert hub != notebook and len(hub) == 12
+    assert images.image_hash(cfg, "hub") == hub  # stable
+    # A different base suite changes every image.
+    other = parse_config({"images": {"debian_suite": "trixie"}}, "x")
+    assert images.image_hash(other, "notebook") != notebook
+    # A changed pin changes the notebook, not the hub... except the hub carries
+    # the package source, which holds the pins: both move.
+    monkeypatch.setattr(images.versions, "NOTEBOOK_PACKAGES", ("jupyterlab==0.0.1",))
+    assert images.image_hash(cfg, "notebook") != notebook
+    assert images.tag(cfg, "hub") == f"swarmhub/hub:{hub}"
+
+
+def test_secrets_are_generated_once_and_private(tmp_path):
+    d = tmp_path / "secrets"
+    first = secrets.ensure(d)
+    assert set(first) == set(secrets.GENERATED)
+    assert len(first["swarmhub-admin-password"]) >= 32  # JupyterHub's minimum
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+    for name in first:
+        assert stat.S_IMODE(os.stat(d / name).st_mode) == 0o600
+    assert secrets.ensure(d) == first  # never regenerated
+
+
+def test_not_root_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(SwarmhubError, match="must run as root"):
+        engine.ensure_engine("/tmp/x")
+
+
+def test_no_engine_installed_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(engine, "is_up", lambda socket=engine.SOCKET: False)
+    monkeypatch.setattr(engine.shutil, "which", lambda name: None)
+    with pytest.raises(SwarmhubError, match="not installed.*install-deps"):
+        engine.ensure_engine("/tmp/x")
+
+
+def _node(id, reserved, total=8 * GiB, ready=True, cpu_reserved=0.0):
+    return NodeUsage(
+        id=id, hostname=id, instance_id=id, role="worker",
+        state="ready" if ready else "down", availability="active",
+        mem_total=total, cpu_total=4, mem_reserved=reserved, cpu_reserved=cpu_reserved,
+    )  # fmt: skip
+
+
+def test_packing_picks_the_fullest_node_that_fits():
+    nodes = [_node("a", 1 * GiB), _node("b", 6 * GiB), _node("c", 7 * GiB + 1)]
+    assert fullest_fit(nodes, 1 * GiB, 0.5) == "b"  # c is fuller but has no room
+    assert fullest_fit(nodes, 7 * GiB, 0.5) == "a"
+    assert fullest_fit(nodes, 9 * GiB, 0.5) is None
+    assert fullest_fit([_node("d", 6 * GiB, ready=False)], 1 * GiB, 0.5) is None
+    assert fullest_fit([_node("e", 0, cpu_reserved=3.8)], 1 * GiB, 0.5) is None
+
+
+def test_quota_verdicts(tmp_path):
+    home = tmp_path / "homes" / "ada"
+    home.mkdir(parents=True)
+    (home / "data.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    assert quota.check(str(home), QuotaConfig()) is None
+    ok = quota.check(str(home), QuotaConfig(soft="10M", hard="20M"))
+    assert not ok.over_soft and not ok.over_hard
+    soft = quota.check(str(home), QuotaConfig(soft="1M", hard="20M"), max_age=0)
+    assert soft.over_soft and not soft.over_hard and "warning level" in soft.message
+    hard = quota.check(str(home), QuotaConfig(soft="1M", hard="2M"), max_age=0)
+    assert hard.over_hard and "delete at least 1" in hard.message
+    # The measurement is cached beside the homes, not inside the user's home.
+    assert (tmp_path / "homes" / ".swarmhub-usage" / "ada.json").exists()
+    assert not any(p.name.endswith(".json") for p in home.iterdir())
