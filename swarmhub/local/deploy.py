@@ -420,5 +420,3 @@ def _remove_network(network) -> None:
         except Exception:
             time.sleep(1)
     raise SwarmhubError(f"network {network.name} is still in use")
-
-
