@@ -160,8 +160,9 @@ def start(cfg: Config, images: list[str], node: LocalNode | None = None) -> Loca
     node = node or next_free(cfg)
     echo(f"node {node.name}: starting ({node.address})")
     try:
+        _seed(cfg, node, images)
         _start_dockerd(cfg, node)
-        _load_images(cfg, node, images)
+        _load_images(cfg, node, images)  # a no-op when the seed had them
         _join(cfg, node)
     except BaseException:
         echo(f"node {node.name}: start failed, removing what was made")
@@ -234,11 +235,90 @@ def _start_dockerd(cfg: Config, node: LocalNode) -> None:
     )
 
 
-def _load_images(cfg: Config, node: LocalNode, images: list[str]) -> None:
+def _golden(cfg: Config, images: list[str]) -> Path:
+    """A data-root holding `images`, made once: the local twin of the baked AMI.
+
+    A throwaway dockerd (no networking of its own) loads the images and stops;
+    nodes then start from a hard-linked copy of its data-root, which overlay2
+    shares safely (image layers are read-only lower directories).
+    """
+    import hashlib
+
+    key = hashlib.sha256("\n".join(sorted(images)).encode()).hexdigest()[:12]
+    root = paths(cfg).state / "golden" / key
+    if (root / "complete").exists():
+        return root / "docker"
+    shutil.rmtree(root, ignore_errors=True)
+    exec_root = RUN_DIR / f"golden-{key}"
+    exec_root.mkdir(parents=True, exist_ok=True)
+    sock = exec_root / "docker.sock"
+    root.mkdir(parents=True)
+    echo(f"golden data-root {key}: loading {', '.join(images)}")
+    with open(root / "dockerd.log", "ab") as log:
+        proc = subprocess.Popen(  # noqa: S603 - fixed argument list
+            [
+                "dockerd",
+                "--data-root",
+                str(root / "docker"),
+                "--exec-root",
+                str(exec_root),
+                "--host",
+                f"unix://{sock}",
+                "--pidfile",
+                str(exec_root / "docker.pid"),
+                "--storage-driver",
+                "overlay2",
+                "--bridge",
+                "none",
+                "--iptables=false",
+                "--ip-masq=false",
+            ],  # fmt: skip
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not engine.is_up(str(sock)):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SwarmhubError("the golden data-root's dockerd did not start")
+            time.sleep(0.3)
+        fake = LocalNode(name=f"golden-{key}", index=0, address="")
+        _load_images(cfg, fake, images, docker_host=f"unix://{sock}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        _umount_below(exec_root)
+        shutil.rmtree(exec_root, ignore_errors=True)
+    (root / "complete").write_text("")
+    return root / "docker"
+
+
+def _seed(cfg: Config, node: LocalNode, images: list[str]) -> None:
+    target = _data_dir(cfg, node) / "docker"
+    if target.exists():
+        return
+    golden = _golden(cfg, images)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    run(["cp", "-al", golden, target], quiet=True)
+    # Engine identity and swarm state are per node, never shared.
+    for private in ("engine-id", "swarm", "network"):
+        path = target / private
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _load_images(
+    cfg: Config, node: LocalNode, images: list[str], docker_host: str | None = None
+) -> None:
     import docker
 
     cli = engine.build_cli()
-    node_client = docker.DockerClient(base_url=node.docker_host, timeout=300)
+    host = docker_host or node.docker_host
+    node_client = docker.DockerClient(base_url=host, timeout=300)
     cache = paths(cfg).image_cache
     cache.mkdir(parents=True, exist_ok=True)
     for image in images:
@@ -252,7 +332,7 @@ def _load_images(cfg: Config, node: LocalNode, images: list[str]) -> None:
             tmp = tarball.with_suffix(".tmp")
             run([cli, "save", "-o", tmp, image])
             tmp.rename(tarball)
-        run([cli, "-H", node.docker_host, "load", "-q", "-i", tarball])
+        run([cli, "-H", host, "load", "-q", "-i", tarball])
 
 
 def _join(cfg: Config, node: LocalNode) -> None:
@@ -304,10 +384,14 @@ def remove(cfg: Config, node: LocalNode, *, drain_timeout: float = 60.0) -> None
         except docker.errors.DockerException:
             node_id = None
     if node_id:
-        drain(node_id)
-        deadline = time.monotonic() + drain_timeout
-        while time.monotonic() < deadline and tasks_on(node_id):
-            time.sleep(1)
+        try:
+            drain(node_id)
+        except docker.errors.NotFound:
+            pass  # the manager already forgot it (removed by force elsewhere)
+        else:
+            deadline = time.monotonic() + drain_timeout
+            while time.monotonic() < deadline and tasks_on(node_id):
+                time.sleep(1)
         try:
             docker.DockerClient(base_url=node.docker_host, timeout=30).swarm.leave(force=True)
         except docker.errors.DockerException:

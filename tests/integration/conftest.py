@@ -8,6 +8,7 @@ homes included, when the session ends.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,32 @@ def stack(tmp_path_factory) -> Stack:
     cli("deploy", config=config)
     yield Stack(config=config, state_dir=STATE_DIR, homes_dir=STATE_DIR / "homes", port=PORT)
     cli("destroy", "--purge", "--yes", config=config, check=False)
+
+
+@dataclass
+class Worker:
+    name: str
+    instance_id: str
+    docker_host: str
+    swarm_node_id: str
+    node: object
+
+
+@pytest.fixture
+def local_worker(stack: Stack):
+    """A worker node of its own for one test: started, joined, removed afterwards."""
+    from swarmhub.config import load_config
+    from swarmhub.local import images, nodes
+
+    cfg = load_config(stack.config)
+    node = nodes.start(cfg, [images.built_images(cfg)["notebook"]])
+    try:
+        yield Worker(
+            name=node.name,
+            instance_id=node.instance_id,
+            docker_host=node.docker_host,
+            swarm_node_id=nodes.swarm_node_id(node),
+            node=node,
+        )
+    finally:
+        nodes.remove(cfg, node, drain_timeout=10)

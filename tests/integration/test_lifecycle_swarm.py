@@ -39,8 +39,11 @@ def swarm(manager):
 
 def worker_image(local_worker) -> str:
     """An image already in the worker's own store, by id (so nothing is pulled)."""
-    with docker.DockerClient(base_url=local_worker.docker_host) as worker:
+    worker = docker.DockerClient(base_url=local_worker.docker_host)
+    try:
         images = [i for i in worker.images.list() if i.tags]
+    finally:
+        worker.close()
     assert images, "the local worker has no images loaded"
     return images[0].id
 
