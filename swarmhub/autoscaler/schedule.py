@@ -1,0 +1,65 @@
+"""The schedule floor: at least N nodes during known busy windows.
+
+A window "tue 14:00-17:00 Europe/Berlin, 6 nodes" is read in its own time
+zone, so it stays at 14:00 local across daylight-saving changes. It takes
+effect `lead_seconds` (the node boot time) before its start, so the nodes are
+Ready when the first student arrives instead of being requested then.
+A window whose end is not after its start runs past midnight.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from swarmhub.config.autoscaler import BusyWindow
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _hhmm(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def window_active(window: BusyWindow, now: datetime, lead_seconds: float) -> bool:
+    """Whether `now` (aware) is within [start - lead, end) of one of the window's days."""
+    tz = _zone(window.timezone)
+    local = now.astimezone(tz)
+    start_t, end_t = _hhmm(window.start), _hhmm(window.end)
+    lead = timedelta(seconds=lead_seconds)
+    # Yesterday's window may run past midnight; tomorrow's may start within the lead.
+    for offset in (-1, 0, 1):
+        day = local.date() + timedelta(days=offset)
+        if _DAYS[day.weekday()] not in window.days:
+            continue
+        # datetime.combine with a ZoneInfo resolves the day's own UTC offset (DST).
+        # Then to UTC before subtracting the lead: aware arithmetic within one
+        # zone is wall-clock arithmetic, wrong across a DST change.
+        start = datetime.combine(day, start_t, tzinfo=tz).astimezone(UTC)
+        end_day = day if end_t > start_t else day + timedelta(days=1)
+        end = datetime.combine(end_day, end_t, tzinfo=tz).astimezone(UTC)
+        if start - lead <= now < end:
+            return True
+    return False
+
+
+def schedule_floor(
+    windows: list[BusyWindow], now: datetime, lead_seconds: float
+) -> tuple[int, BusyWindow | None]:
+    """The largest `min_nodes` of the windows in effect at `now`, and that window."""
+    best, which = 0, None
+    for window in windows:
+        if window.min_nodes > best and window_active(window, now, lead_seconds):
+            best, which = window.min_nodes, window
+    return best, which
+
+
+def describe(window: BusyWindow) -> str:
+    return f"{','.join(window.days)} {window.start}-{window.end} {window.timezone}"
