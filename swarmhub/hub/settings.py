@@ -32,6 +32,9 @@ class Runtime:
     hub_image: str
     homes_host_dir: str  # homes as every node sees them (EFS mount or host dir)
     public_url: str
+    # The node pool the autoscaler drives: the local agent's URL, or the ASG's name.
+    pool_url: str = ""
+    asg_name: str = ""
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,11 @@ class LocalNode:
     name: str  # w1, w2, ...
     index: int
     address: str
+    boot: str = ""  # unique per start, like an EC2 instance id: names are reused, ids not
 
     @property
     def instance_id(self) -> str:
-        return f"local-{self.name}"
+        return f"local-{self.name}-{self.boot}" if self.boot else f"local-{self.name}"
 
     @property
     def netns(self) -> str:
@@ -141,8 +142,9 @@ def dockerd_alive(node: LocalNode) -> bool:
     return True
 
 
-def next_free(cfg: Config) -> LocalNode:
-    used = {n.index for n in list_nodes(cfg)}
+def next_free(cfg: Config, exclude: set[str] = frozenset()) -> LocalNode:
+    """The lowest free node; `exclude` names nodes still booting or being torn down."""
+    used = {n.index for n in list_nodes(cfg)} | {int(name[1:]) for name in exclude}
     index = 1
     while index in used:
         index += 1
@@ -157,8 +159,13 @@ def start(cfg: Config, images: list[str], node: LocalNode | None = None) -> Loca
 
     On failure, everything this call made is removed again.
     """
+    import dataclasses
+    import secrets
+
     node = node or next_free(cfg)
-    echo(f"node {node.name}: starting ({node.address})")
+    if not node.boot:
+        node = dataclasses.replace(node, boot=secrets.token_hex(3))
+    echo(f"node {node.name}: starting ({node.address}, {node.instance_id})")
     try:
         _seed(cfg, node, images)
         _start_dockerd(cfg, node)
@@ -175,7 +182,9 @@ def _start_dockerd(cfg: Config, node: LocalNode) -> None:
     data = _data_dir(cfg, node)
     data.mkdir(parents=True, exist_ok=True)
     (data / "node.json").write_text(
-        json.dumps({"name": node.name, "index": node.index, "address": node.address})
+        json.dumps(
+            {"name": node.name, "index": node.index, "address": node.address, "boot": node.boot}
+        )
     )
     prefix = ipaddress.ip_network(cfg.local.node_subnet).prefixlen
     if run(["ip", "netns", "pids", node.netns], check=False, capture=True, quiet=True).returncode:
@@ -276,7 +285,7 @@ def _golden(cfg: Config, images: list[str]) -> Path:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            # Temporary: it stays in its parent's process group and dies with it.
         )
     try:
         deadline = time.monotonic() + 60
@@ -300,15 +309,14 @@ def _seed(cfg: Config, node: LocalNode, images: list[str]) -> None:
     if target.exists():
         return
     golden = _golden(cfg, images)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    run(["cp", "-al", golden, target], quiet=True)
-    # Engine identity and swarm state are per node, never shared.
-    for private in ("engine-id", "swarm", "network"):
-        path = target / private
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    target.mkdir(parents=True)
+    # Only the image store is shared: layers are read-only, and dockerd replaces
+    # its metadata files by rename, which breaks the link. Everything else
+    # (containerd's and the volume store's databases, which are locked files,
+    # the engine id, swarm and network state) is per node and made afresh.
+    for part in ("image", "overlay2"):
+        if (golden / part).exists():
+            run(["cp", "-al", golden / part, target / part], quiet=True)
 
 
 def _load_images(
@@ -376,18 +384,22 @@ def remove(cfg: Config, node: LocalNode, *, drain_timeout: float = 60.0) -> None
     """Drain the node, leave the swarm, remove it, and clean up namespace and data."""
     import docker
 
-    api = engine.client().api
     node_id = None
     if dockerd_alive(node):
         try:
             node_id = swarm_node_id(node)
         except docker.errors.DockerException:
             node_id = None
+    else:
+        # A dead node cannot leave by itself: the manager removes it by force,
+        # found by its instance label, so it does not linger as Down.
+        for stale in _swarm_nodes_of(node):
+            _node_rm(engine.client().api, stale)
     if node_id:
         try:
             drain(node_id)
-        except docker.errors.NotFound:
-            pass  # the manager already forgot it (removed by force elsewhere)
+        except docker.errors.APIError:
+            pass  # the manager forgot it (removed by force), or there is no swarm
         else:
             deadline = time.monotonic() + drain_timeout
             while time.monotonic() < deadline and tasks_on(node_id):
@@ -396,8 +408,23 @@ def remove(cfg: Config, node: LocalNode, *, drain_timeout: float = 60.0) -> None
             docker.DockerClient(base_url=node.docker_host, timeout=30).swarm.leave(force=True)
         except docker.errors.DockerException:
             pass
-        _node_rm(api, node_id)
+        _node_rm(engine.client().api, node_id)
     _teardown(cfg, node)
+
+
+def _swarm_nodes_of(node: LocalNode) -> list[str]:
+    import docker
+
+    try:
+        listed = engine.client().api.nodes()
+    except docker.errors.APIError:
+        return []  # no swarm
+    return [
+        n["ID"]
+        for n in listed
+        if n["Description"].get("Engine", {}).get("Labels", {}).get(labels.INSTANCE_ID)
+        == node.instance_id  # unique per boot, so never a replacement's
+    ]
 
 
 def drain(node_id: str) -> None:
@@ -426,7 +453,9 @@ def _node_rm(api, node_id: str) -> None:
             return
         except docker.errors.NotFound:
             return
-        except docker.errors.APIError:
+        except docker.errors.APIError as exc:
+            if exc.status_code == 503:  # no swarm here any more: nothing to remove
+                return
             time.sleep(0.5)
 
 

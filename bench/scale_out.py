@@ -1,0 +1,121 @@
+"""scale_out: a burst of servers that needs one more node than there is.
+
+In one run: (1) the floor: the same burst on two nodes provisioned in advance;
+(2) the autoscaler: one node, the burst, and a new node joining on demand.
+Reports time from the burst to the new node Ready and to all servers running.
+Run as root:  python bench/scale_out.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+import docker
+import requests
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._stack import bench_stack, percentile  # noqa: E402
+from tests.integration.stack import Stack, cli  # noqa: E402
+
+
+def _workers(client) -> set[str]:
+    return {
+        n.attrs["ID"]
+        for n in client.nodes.list()
+        if n.attrs["Spec"]["Role"] == "worker" and n.attrs["Status"]["State"] == "ready"
+    }
+
+
+def burst(stack: Stack, users: list[str]) -> tuple[float, float | None]:
+    """Start `users` at once; return (all running, new node Ready) in seconds."""
+    client = docker.from_env()
+    before = _workers(client)
+    t0 = time.monotonic()
+    new_node_at: list[float] = []
+
+    def watch():
+        while time.monotonic() - t0 < 300 and not new_node_at:
+            if _workers(client) - before:
+                new_node_at.append(time.monotonic() - t0)
+            time.sleep(0.2)
+
+    with cf.ThreadPoolExecutor(len(users) + 1) as pool:
+        watcher = pool.submit(watch)
+        list(pool.map(lambda u: stack.start(u, timeout=300), users))
+        all_running = time.monotonic() - t0
+        if not new_node_at:
+            new_node_at.append(float("nan"))
+        watcher.cancel()
+    for user in users:
+        stack.stop(user, timeout=120)
+    return all_running, new_node_at[0] if new_node_at[0] == new_node_at[0] else None
+
+
+def _reconfigure(stack: Stack, **sections) -> None:
+    config = yaml.safe_load(stack.config.read_text())
+    for key, value in sections.items():
+        config.setdefault(key, {}).update(value)
+    stack.config.write_text(yaml.safe_dump(config))
+    cli("deploy", config=stack.config)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if stack.api("GET", "/").status_code == 200:
+                return
+        time.sleep(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    host_mem = docker.from_env().info()["MemTotal"]
+    per_server = host_mem * 2 // 5  # two servers fill a node
+    servers = {"mem_reservation": per_server, "mem_limit": per_server, "cpu_reservation": 0.1}
+    scaling = {
+        "enabled": True, "min_nodes": 2, "max_nodes": 3, "headroom_slots": 0,
+        "scale_in_cooldown": 10, "scale_out_cooldown": 0, "node_boot_seconds": 15,
+        "poll_interval": 2,
+    }  # fmt: skip
+    floor_times, auto_times, node_times = [], [], []
+    with bench_stack(servers=servers, autoscaler=scaling, local={"workers": 2}) as stack:
+        for r in range(args.rounds):
+            users = [f"burst{r}x{i}" for i in range(3)]
+            for user in users:
+                stack.ensure_user(user)
+            floor_times.append(burst(stack, users)[0])
+        # Now capacity follows demand: one node, and the burst needs a second.
+        _reconfigure(stack, autoscaler={"min_nodes": 1})
+        client = docker.from_env()
+        for r in range(args.rounds):
+            deadline = time.monotonic() + 180
+            while len(_workers(client)) > 1 and time.monotonic() < deadline:
+                time.sleep(1)  # the idle second node is scaled in first
+            users = [f"burst{r}x{i}" for i in range(3)]
+            all_running, node_ready = burst(stack, users)
+            auto_times.append(all_running)
+            if node_ready is not None:
+                node_times.append(node_ready)
+    fp50 = percentile(floor_times, 50)
+    ap50 = percentile(auto_times, 50)
+    print(f"scale_out: burst of 3 servers, 2 fit a node, {args.rounds} round(s)")
+    print(
+        f"  floor (2 nodes in advance), all running:  p50 {fp50:.1f}s  max {max(floor_times):.1f}s"
+    )
+    if node_times:
+        print(f"  autoscaler, new node Ready:               p50 {percentile(node_times, 50):.1f}s")
+    print(
+        f"  autoscaler, all running:                  p50 {ap50:.1f}s  max {max(auto_times):.1f}s"
+    )
+    print(f"  ratio autoscaler/floor (all running): p50 {ap50 / fp50:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

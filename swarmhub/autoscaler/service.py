@@ -1,0 +1,235 @@
+"""The autoscaler as a JupyterHub-managed service: gather, decide, apply, every poll.
+
+    python -m swarmhub.autoscaler.service   (started by the hub; see hubconfig)
+
+State comes from two places at one instant: the swarm (worker nodes, their
+reservations, user-server tasks, assigned or waiting) and the hub API (servers
+the hub is starting that have no task yet), through a token that can only read
+users and servers. The pool is the local agent or the ASG. `decide()` is pure;
+everything with I/O is here. Metrics are served at
+/services/autoscaler/metrics beside the hub's own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import docker
+import requests
+
+from swarmhub.autoscaler import metrics
+from swarmhub.autoscaler.apply import apply
+from swarmhub.autoscaler.decide import decide, utcnow
+from swarmhub.autoscaler.model import Node, Resources, Server, State
+from swarmhub.autoscaler.pools.base import NodePool
+from swarmhub.hub import labels
+from swarmhub.hub.settings import Settings, load, secret
+from swarmhub.hub.swarmstate import snapshot
+
+log = logging.getLogger("swarmhub.autoscaler")
+
+
+class DockerSwarmOps:
+    """The swarm operations `apply()` needs, through a manager's Docker API."""
+
+    def __init__(self, api):
+        self.api = api
+
+    def tasks_on(self, node_id: str) -> list[str]:
+        names = []
+        for task in self.api.tasks(filters={"node": node_id, "desired-state": "running"}):
+            service = self.api.inspect_service(task["ServiceID"])
+            if service["Spec"].get("Labels", {}).get(labels.USER_SERVER) == "true":
+                names.append(service["Spec"]["Name"])
+        return names
+
+    def _availability(self, node_id: str, value: str) -> None:
+        node = self.api.inspect_node(node_id)
+        self.api.update_node(
+            node_id, node["Version"]["Index"], {**node["Spec"], "Availability": value}
+        )
+
+    def pause(self, node_id: str) -> None:
+        self._availability(node_id, "pause")
+
+    def drain(self, node_id: str) -> None:
+        self._availability(node_id, "drain")
+
+    def activate(self, node_id: str) -> None:
+        self._availability(node_id, "active")
+
+
+@dataclass
+class Memory:
+    """What the loop keeps between polls (decide() itself keeps nothing)."""
+
+    empty_since: dict[str, datetime] = field(default_factory=dict)
+    last_scale_out: datetime | None = None
+    started: datetime = field(default_factory=utcnow)
+
+
+def make_pool(s: Settings, api) -> NodePool:
+    if s.runtime.target == "local":
+        from swarmhub.autoscaler.pools.local import LocalPool
+
+        return LocalPool(s.runtime.pool_url, secret("swarmhub-pool-token"))
+    from swarmhub.autoscaler.pools.aws import AsgPool, swarm_ids_from_nodes
+
+    region = s.config.aws.region if s.config.aws else None
+    return AsgPool(s.runtime.asg_name, lambda: swarm_ids_from_nodes(api.nodes()), region=region)
+
+
+def hub_starting(session: requests.Session, api_url: str) -> set[str]:
+    """Users whose server the hub is starting (their task may not exist yet)."""
+    r = session.get(f"{api_url}/users", params={"state": "active"}, timeout=10)
+    r.raise_for_status()
+    out = set()
+    for user in r.json():
+        for server in (user.get("servers") or {}).values():
+            if server.get("pending") == "spawn":
+                out.add(user["name"])
+    return out
+
+
+def gather(s: Settings, api, pool: NodePool, memory: Memory, starting: set[str], now) -> State:
+    workers, waiting = snapshot(api)
+    pool_nodes = {p.swarm_id: p for p in pool.list_nodes() if p.swarm_id}
+    nodes, servers = [], []
+    for w in workers:
+        if w.state == "down" and not w.user_servers:
+            continue  # a dead instance: the pool's reconciler removes it
+        if w.user_servers:
+            memory.empty_since.pop(w.id, None)
+        else:
+            memory.empty_since.setdefault(w.id, max(now, memory.started))
+        pooled = pool_nodes.get(w.id)
+        nodes.append(
+            Node(
+                id=w.id,
+                ready=w.state == "ready",
+                mem_total=w.mem_total,
+                cpu_total=w.cpu_total,
+                mem_reserved=w.mem_reserved,
+                cpu_reserved=w.cpu_reserved,
+                user_servers=len(w.user_servers),
+                empty_since=memory.empty_since.get(w.id),
+                protected=bool(pooled and pooled.protected),
+                draining=w.availability != "active",
+            )
+        )
+        for user in w.user_servers:
+            servers.append(Server(user, w.id, pending=False, mem=0, cpu=0.0))
+    slot = Resources(s.config.servers.mem_reservation, s.config.servers.cpu_reservation)
+    placed = {srv.user for srv in servers} | {p.user for p in waiting}
+    for p in waiting:
+        servers.append(
+            Server(p.user, None, pending=True, mem=p.mem or slot.mem, cpu=p.cpu or slot.cpu)
+        )
+    for user in sorted(starting - placed):
+        servers.append(Server(user, None, pending=True, mem=slot.mem, cpu=slot.cpu))
+    # Joined, Ready or not: a node that joined a moment ago is no longer in flight.
+    joined = len(nodes)
+    shape = _node_shape(workers, api)
+    return State(
+        nodes=tuple(nodes),
+        servers=tuple(servers),
+        pending_requests=max(0, pool.get_desired() - joined),
+        last_scale_out=memory.last_scale_out,
+        node_shape=shape,
+        slot=slot,
+        config=s.config.autoscaler,
+    )
+
+
+def _node_shape(workers, api) -> Resources:
+    sized = [w for w in workers if w.mem_total > 0]
+    if sized:
+        biggest = max(sized, key=lambda w: w.mem_total)
+        return Resources(biggest.mem_total, biggest.cpu_total)
+    # No worker yet: on the local target a node is this machine; on AWS the
+    # first instance tells (until then the manager's size is the best guess).
+    info = api.info()
+    return Resources(int(info["MemTotal"]), float(info["NCPU"]))
+
+
+def step(s: Settings, api, pool: NodePool, swarm: DockerSwarmOps, memory: Memory, starting):
+    now = utcnow()
+    state = gather(s, api, pool, memory, starting, now)
+    plan = decide(state, now)
+    metrics.record(plan, state)
+    before = pool.get_desired()
+    done = apply(plan, pool, swarm)
+    if done.desired is not None and done.desired > before:
+        memory.last_scale_out = now
+    for node_id in done.removed:
+        memory.empty_since.pop(node_id, None)
+    return plan, done
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="[%(levelname)s %(asctime)s autoscaler] %(message)s"
+    )
+    s = load()
+    api = docker.APIClient(base_url="unix:///var/run/docker.sock", timeout=60)
+    pool = make_pool(s, api)
+    swarm = DockerSwarmOps(api)
+    memory = Memory()
+    hub = requests.Session()
+    hub.headers["Authorization"] = f"token {os.environ['JUPYTERHUB_API_TOKEN']}"
+    api_url = os.environ["JUPYTERHUB_API_URL"].rstrip("/")
+    _serve_metrics()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    interval = s.config.autoscaler.poll_interval
+    log.info("started: pool=%s every %ss", type(pool).__name__, interval)
+    while not stop.is_set():
+        t0 = time.monotonic()
+        try:
+            step(s, api, pool, swarm, memory, hub_starting(hub, api_url))
+        except Exception:
+            # One failed poll (hub restarting, agent busy) must not stop scaling.
+            log.exception("poll failed; retrying next interval")
+        stop.wait(max(0.0, interval - (time.monotonic() - t0)))
+
+
+def _serve_metrics() -> None:
+    """Prometheus text at <JUPYTERHUB_SERVICE_PREFIX>metrics on the service's port."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlparse
+
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    url = os.environ.get("JUPYTERHUB_SERVICE_URL")
+    if not url:
+        return
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/autoscaler/")
+    port = urlparse(url).port or 80
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            if self.path.rstrip("/") not in (prefix + "metrics", "/metrics"):
+                self.send_error(404)
+                return
+            body = generate_latest(metrics.REGISTRY)
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)  # noqa: S104 - overlay only
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
