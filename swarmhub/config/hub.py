@@ -10,6 +10,8 @@ from pydantic import Field, field_validator, model_validator
 from swarmhub.config.types import Bytes, Strict
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+# GitHub organisation and team slugs, as they appear in URLs.
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 class GitHubAuth(Strict):
@@ -18,11 +20,36 @@ class GitHubAuth(Strict):
 
     client_id: str = Field(min_length=1)
     callback_url: str | None = None
+    # Members of these organisations may sign in (private membership needs read:org).
     allowed_organizations: list[str] = []
+    # "org:team" slugs as in https://github.com/orgs/<org>/teams/<team>.
+    allowed_teams: list[str] = []
     allowed_users: list[str] = []
     # Base URLs, overridable so the tests can point the real authenticator at a fake.
     github_url: str = "https://github.com"
     github_api: str = "https://api.github.com"
+
+    @field_validator("allowed_organizations")
+    @classmethod
+    def _orgs(cls, value: list[str]) -> list[str]:
+        for org in value:
+            if not _SLUG.match(org):
+                raise ValueError(f"'{org}' is not an organisation name (for a team: allowed_teams)")
+        return value
+
+    @field_validator("allowed_teams")
+    @classmethod
+    def _teams(cls, value: list[str]) -> list[str]:
+        for item in value:
+            org, sep, team = item.partition(":")
+            if not (sep and _SLUG.match(org) and _SLUG.match(team)):
+                raise ValueError(f"'{item}' is not 'org:team' (the slugs in the team's URL)")
+        return value
+
+    @property
+    def uses_membership(self) -> bool:
+        """True when sign-in depends on organisation or team membership."""
+        return bool(self.allowed_organizations or self.allowed_teams)
 
 
 class AuthConfig(Strict):

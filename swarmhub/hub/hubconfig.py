@@ -5,14 +5,16 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from swarmhub.hub import labels
+from swarmhub.hub import auth, labels, profiles, quota
 from swarmhub.hub.settings import Settings, load, secret
 
 HUB_PORT = 8081
 PROXY_PORT = 8000
 PROXY_API_PORT = 8001
+AUTOSCALER_PORT = 9101
 STATE_DIR = "/srv/jupyterhub"
 NOTEBOOK_HOME = "/home/jovyan"
+HOMES_HUB_DIR = "/homes"  # every home, as the hub container sees them
 
 # Scopes of the tokens the hub hands out, each no wider than its use.
 CLI_SCOPES = [
@@ -57,7 +59,9 @@ def configure(c, settings: Settings | None = None) -> None:
     # No IPVS routing: DNS round robin, which also keeps quiet websockets alive.
     sp.extra_endpoint_spec = {"mode": "dnsrr"}
     sp.extra_placement_spec = {"constraints": ["node.role==worker"]}
-    sp.volumes = {f"{rt.homes_host_dir}/{{username}}": NOTEBOOK_HOME}
+    # The home is named by the user's real name, as the spawner and the quota see it
+    # ({username} is dockerspawner's escaped form: "jane-doe" -> "jane-2ddoe").
+    sp.volumes = {f"{rt.homes_host_dir}/{{raw_username}}": NOTEBOOK_HOME}
     sp.notebook_dir = NOTEBOOK_HOME
     sp.mem_limit = cfg.servers.mem_limit
     sp.mem_guarantee = cfg.servers.mem_reservation
@@ -70,6 +74,15 @@ def configure(c, settings: Settings | None = None) -> None:
     sp.name_template = "jupyter-{username}"
     sp.remove = True
     sp.debug = False
+    sp.homes_hub_dir = HOMES_HUB_DIR
+    timeout = cfg.servers.idle_timeout
+    if timeout:
+        # The culler reads each server's last_activity, which jupyterhub-singleuser
+        # pushes every JUPYTERHUB_ACTIVITY_INTERVAL (default 300 s): report at least
+        # as often as the culler looks, or a short timeout culls working servers.
+        sp.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(activity_interval(timeout))}
+    _profiles(c, s)
+    _quota(c, s)
 
     _auth(c, s)
     _services(c, s)
@@ -85,30 +98,7 @@ def _allowed_images(s: Settings) -> dict[str, str]:
 
 
 def _auth(c, s: Settings) -> None:
-    auth = s.config.hub.auth
-    c.Authenticator.admin_users = set(auth.admin_users)
-    if auth.kind == "shared-password":
-        c.JupyterHub.authenticator_class = "shared-password"
-        c.SharedPasswordAuthenticator.user_password = secret("swarmhub-user-password")
-        c.SharedPasswordAuthenticator.admin_password = secret("swarmhub-admin-password")
-        # Anyone with the class password may sign in under any name.
-        c.Authenticator.allow_all = True
-    elif auth.kind == "github":
-        gh = auth.github
-        c.JupyterHub.authenticator_class = "github"
-        c.GitHubOAuthenticator.client_id = gh.client_id
-        c.GitHubOAuthenticator.client_secret = secret("swarmhub-github-client-secret")
-        c.GitHubOAuthenticator.oauth_callback_url = (
-            gh.callback_url or f"{s.runtime.public_url.rstrip('/')}/hub/oauth_callback"
-        )
-        c.GitHubOAuthenticator.github_url = gh.github_url
-        c.GitHubOAuthenticator.github_api = gh.github_api
-        c.GitHubOAuthenticator.allowed_organizations = set(gh.allowed_organizations)
-        c.GitHubOAuthenticator.allowed_users = set(gh.allowed_users)
-        scope = ["read:user"]
-        if gh.allowed_organizations:
-            scope.append("read:org")
-        c.GitHubOAuthenticator.scope = scope
+    auth.configure(c, s)
 
 
 def _services(c, s: Settings) -> None:
@@ -119,7 +109,9 @@ def _services(c, s: Settings) -> None:
             {
                 "name": "autoscaler",
                 "command": [sys.executable, "-m", "swarmhub.autoscaler.service"],
-                "environment": {"SWARMHUB_SETTINGS": "/srv/jupyterhub/settings.json"},
+                # Its metrics: /services/autoscaler/metrics, beside the hub's /hub/metrics.
+                "url": f"http://{s.runtime.hub_service}:{AUTOSCALER_PORT}",
+                "environment": {"SWARMHUB_SETTINGS": f"{STATE_DIR}/settings.json"},
             }
         )
         roles.append(
@@ -141,13 +133,40 @@ def _culler(c, s: Settings) -> None:
                 "-m",
                 "jupyterhub_idle_culler",
                 f"--timeout={timeout}",
-                f"--cull-every={max(60, timeout // 6)}",
+                f"--cull-every={cull_every(timeout)}",
             ],
         }
     )
     c.JupyterHub.load_roles.append(
         {"name": "idle-culler", "scopes": CULLER_SCOPES, "services": ["idle-culler"]}
     )
+
+
+def cull_every(timeout: int) -> int:
+    """How often the culler looks: a sixth of the timeout, at least 15 s."""
+    return max(15, timeout // 6)
+
+
+def activity_interval(timeout: int) -> int:
+    """How often a server reports activity: no longer than a culler round, at most 300 s."""
+    return max(10, min(300, cull_every(timeout)))
+
+
+def _profiles(c, s: Settings) -> None:
+    """The instructor's profile list: the only images and sizes a user may pick."""
+    choices = profiles.choices(s.config.servers, s.runtime.notebook_image)
+    sp = c.SwarmhubSpawner
+    sp.options_form = profiles.form(choices)
+    sp.options_from_form = profiles.from_form
+    sp.apply_user_options = profiles.applier(choices)
+
+
+def _quota(c, s: Settings) -> None:
+    """Show a user over the soft limit a warning on the home and spawn pages."""
+    if s.config.quota.soft is None and s.config.quota.hard is None:
+        return
+    notice = quota.notice_for(HOMES_HUB_DIR, s.config.quota)
+    c.JupyterHub.template_vars = {"announcement_home": notice, "announcement_spawn": notice}
 
 
 __all__ = ["configure", "labels"]

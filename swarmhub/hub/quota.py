@@ -2,14 +2,19 @@
 
 Usage is measured for one home at a time, when that user spawns, and cached
 for `CACHE_SECONDS` in a file beside the home (not in it, so the user cannot
-edit it); no request ever walks every home.
+edit it); no request ever walks every home. The spawner refuses a spawn over
+the hard limit (403 with how much to delete) and puts the soft-limit warning
+into the spawn's progress events; the hub's home and spawn pages show it too,
+from the cache only (`notice_for`). docs/decisions/0007-disk-quotas.md says why.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from swarmhub.config import QuotaConfig
@@ -76,14 +81,17 @@ def measured(home: str, *, max_age: float = CACHE_SECONDS, now: float | None = N
     return used
 
 
-def check(home: str, quota: QuotaConfig, *, max_age: float = CACHE_SECONDS) -> Verdict | None:
-    """None when no quota is set; otherwise the verdict with a message for the user."""
-    if quota.soft is None and quota.hard is None:
+def cached(home: str) -> int | None:
+    """The last measured usage of `home`, without walking it; None if never measured."""
+    try:
+        with open(_cache_path(home)) as f:
+            return int(json.load(f)["used"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
-    # Near or over a limit, measure afresh: the user may just have cleaned up.
-    used = measured(home, max_age=max_age)
-    if quota.hard is not None and used >= quota.hard * 0.9:
-        used = measured(home, max_age=0)
+
+
+def judge(used: int, quota: QuotaConfig) -> Verdict:
+    """The verdict on `used` bytes under `quota`, with the message the user reads."""
     over_hard = quota.hard is not None and used > quota.hard
     over_soft = quota.soft is not None and used > quota.soft
     if over_hard:
@@ -101,3 +109,35 @@ def check(home: str, quota: QuotaConfig, *, max_age: float = CACHE_SECONDS) -> V
     else:
         message = f"Your home uses {format_size(used)}."
     return Verdict(used=used, over_soft=over_soft, over_hard=over_hard, message=message)
+
+
+def check(home: str, quota: QuotaConfig, *, max_age: float = CACHE_SECONDS) -> Verdict | None:
+    """None when no quota is set; otherwise the verdict with a message for the user."""
+    if quota.soft is None and quota.hard is None:
+        return None
+    # Near or over a limit, measure afresh: the user may just have cleaned up.
+    used = measured(home, max_age=max_age)
+    if quota.hard is not None and used >= quota.hard * 0.9:
+        used = measured(home, max_age=0)
+    return judge(used, quota)
+
+
+def notice_for(homes_dir: str, quota: QuotaConfig) -> Callable:
+    """A JupyterHub `template_vars` value: the signed-in user's quota warning, or None.
+
+    Called on every page render, so it reads the cache only and never walks a home.
+    """
+
+    def notice(user) -> str | None:
+        if user is None:
+            return None
+        used = cached(os.path.join(homes_dir, user.name))
+        if used is None:
+            return None
+        verdict = judge(used, quota)
+        if not (verdict.over_soft or verdict.over_hard):
+            return None
+        # Templates render announcements unescaped.
+        return html.escape(verdict.message)
+
+    return notice

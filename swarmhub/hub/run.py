@@ -11,7 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from swarmhub.hub.hubconfig import HUB_PORT, PROXY_API_PORT, PROXY_PORT
+from swarmhub.hub import tls
+from swarmhub.hub.hubconfig import HUB_PORT, PROXY_API_PORT, PROXY_PORT, STATE_DIR
 from swarmhub.hub.settings import load, secret
 
 
@@ -21,7 +22,8 @@ def hub() -> None:
 
 
 def proxy() -> None:
-    rt = load().runtime
+    s = load()
+    rt = s.runtime
     env = {**os.environ, "CONFIGPROXY_AUTH_TOKEN": secret("swarmhub-proxy-token")}
     hub_url = f"http://{rt.hub_service}:{HUB_PORT}"
     args = [
@@ -32,6 +34,9 @@ def proxy() -> None:
         f"--api-port={PROXY_API_PORT}",
         f"--default-target={hub_url}",
         f"--error-target={hub_url}/hub/error",
+        # hub.https: self-signed -> the public port speaks only HTTPS (one port, no
+        # plain-HTTP listener to redirect from); the API port stays inside the overlay.
+        *tls.proxy_args(s.config.hub.https, STATE_DIR),
     ]
     os.execvpe(args[0], args, env)  # noqa: S606
 

@@ -9,7 +9,11 @@
   starts (a bind mount of a missing path would be created root-owned);
 - each new server goes to the fullest worker that still fits it (packing), so
   idle nodes empty out and the autoscaler can remove them;
-- disk quotas: a spawn over the hard limit is refused with how much to delete.
+- disk quotas: a spawn over the hard limit is refused with how much to delete
+  (403; the spawn page shows the message), one over the soft limit is warned
+  in the spawn's progress events;
+- profiles (swarmhub.hub.profiles) are applied by the `apply_user_options`
+  hook that hubconfig sets, before anything here runs.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ class SwarmhubSpawner(SwarmSpawner):
     pack = Bool(True, config=True, help="Place servers on the fullest node that fits.")
     ready_poll = Float(0.25, config=True, help="Seconds between task state checks at start.")
 
+    _quota_verdict = None  # this spawn's verdict, for progress()
+    _quota_checked = False
+
     @default("extra_task_spec")
     def _default_task_spec(self):
         # The hub owns a server's life: a crashed or orphaned server is reported
@@ -47,6 +54,11 @@ class SwarmhubSpawner(SwarmSpawner):
         return {"labels": {labels.USER_SERVER: "true", labels.USER: self.user.name}}
 
     # --- start -------------------------------------------------------------
+
+    async def start(self):
+        self._quota_checked = False
+        self._quota_verdict = None
+        return await super().start()
 
     async def create_object(self):
         self._ensure_home()
@@ -79,6 +91,20 @@ class SwarmhubSpawner(SwarmSpawner):
             raise RuntimeError(
                 f"Service {self.service_name} not running: {pformat(task['Status'])}"
             )
+
+    async def get_ip_and_port(self):
+        """The task's own address on our overlay network, not the service's name.
+
+        A name can still resolve to a dead node's stale record for a while (its
+        gossip entries outlive it), and resolving it before the task runs stalls
+        seconds; the task's attachment is exact and needs no lookup.
+        """
+        task = await self.get_task()
+        for attachment in (task or {}).get("NetworksAttachments") or []:
+            network = attachment.get("Network", {}).get("Spec", {}).get("Name")
+            if network == self.network_name and attachment.get("Addresses"):
+                return attachment["Addresses"][0].split("/")[0], self.port
+        return await super().get_ip_and_port()
 
     # --- poll --------------------------------------------------------------
 
@@ -118,9 +144,31 @@ class SwarmhubSpawner(SwarmSpawner):
     def _refuse_over_quota(self) -> None:
         from swarmhub.hub import quota
 
-        verdict = quota.check(self._home(), self.config_quota())
+        try:
+            verdict = quota.check(self._home(), self.config_quota())
+        finally:
+            self._quota_checked = True
+        self._quota_verdict = verdict
         if verdict and verdict.over_hard:
-            raise web.HTTPError(403, verdict.message)
+            err = web.HTTPError(403, verdict.message)
+            # JupyterHub shows jupyterhub_message as is on the spawn page and in the API.
+            err.jupyterhub_message = verdict.message
+            raise err
+        if verdict and verdict.over_soft:
+            self.log.info("%s is over the soft disk quota: %s", self.user.name, verdict.message)
+
+    async def progress(self):
+        """The spawn page's events: the quota warning first, if there is one."""
+        # start() checks the quota first thing; wait for it only a moment.
+        for _ in range(20):
+            if self._quota_checked:
+                break
+            await asyncio.sleep(0.1)
+        verdict = self._quota_verdict
+        if verdict and verdict.over_soft:
+            yield {"progress": 10, "message": f"Warning: {verdict.message}"}
+        async for event in super().progress():
+            yield event
 
     def config_quota(self):
         from swarmhub.hub.settings import load

@@ -16,10 +16,10 @@ from contextlib import suppress
 
 from swarmhub.config import Config
 from swarmhub.errors import SwarmhubError
-from swarmhub.hub import labels
+from swarmhub.hub import labels, tls
 from swarmhub.hub.hubconfig import PROXY_PORT
 from swarmhub.hub.settings import Runtime, render
-from swarmhub.local import engine, images, nodes, secrets
+from swarmhub.local import agent, engine, images, nodes, secrets
 from swarmhub.local.paths import paths
 from swarmhub.run import echo
 
@@ -30,8 +30,17 @@ SPEC_HASH = "swarmhub.spec-hash"
 _HUB_TIMEOUT = 120.0
 
 
+def _scheme(cfg: Config) -> str:
+    return "https" if cfg.hub.https == "self-signed" else "http"
+
+
 def _url(cfg: Config) -> str:
-    return f"http://127.0.0.1:{cfg.hub.port}"
+    return f"{_scheme(cfg)}://127.0.0.1:{cfg.hub.port}"
+
+
+def _verify(cfg: Config) -> str | bool:
+    """What requests should trust for our own hub: its self-signed certificate."""
+    return str(tls.paths(paths(cfg).hub_state)[1]) if cfg.hub.https == "self-signed" else True
 
 
 # --- deploy -------------------------------------------------------------------
@@ -39,6 +48,7 @@ def _url(cfg: Config) -> str:
 
 def deploy(cfg: Config, *, plan_only: bool = False) -> None:
     p = paths(cfg)
+    supplied = secrets.supplied(cfg)  # before anything is made: a missing one stops here
     engine.ensure_engine(str(p.state))
     tags = images.built_images(cfg)
     client = engine.client()
@@ -48,15 +58,19 @@ def deploy(cfg: Config, *, plan_only: bool = False) -> None:
             _plan(cfg, client, tags)
             return
         _ensure_swarm(cfg, client, made)
-        values = secrets.ensure(p.secrets)
+        values = {**secrets.ensure(p.secrets), **supplied}
         _ensure_network(cfg, client, made)
         for name, value in values.items():
             _ensure_secret(client, name, value, made)
         _ensure_port_free(cfg, client)
         _write_settings(cfg, tags)
+        if cfg.hub.https == "self-signed":
+            tls.ensure(p.hub_state, [_host_ip(), "127.0.0.1", "localhost"])
         _ensure_service(client, _proxy_spec(cfg, tags), made)
         _ensure_service(client, _hub_spec(cfg, tags), made)
-        _ensure_nodes(cfg, tags, made)
+        if not agent.running(cfg):
+            _ensure_nodes(cfg, tags, made)
+        agent.ensure(cfg)
         _wait_for_hub(cfg, client)
     except BaseException:
         _rollback(cfg, client, made)
@@ -134,7 +148,8 @@ def _write_settings(cfg: Config, tags: dict[str, str]) -> None:
         notebook_image=tags["notebook"],
         hub_image=tags["hub"],
         homes_host_dir=str(p.homes),
-        public_url=f"http://{_host_ip()}:{cfg.hub.port}/",
+        public_url=f"{_scheme(cfg)}://{_host_ip()}:{cfg.hub.port}/",
+        pool_url=f"http://{nodes.manager_address(cfg)}:{agent.PORT}",
     )
     text = render(cfg, runtime) + "\n"
     target = p.hub_state / "settings.json"
@@ -167,8 +182,12 @@ def _ensure_port_free(cfg: Config, client) -> None:
 
 def _common_spec(cfg: Config, tags: dict[str, str], name: str, command: list[str]) -> dict:
     p = paths(cfg)
+    settings = p.hub_state / "settings.json"
+    # The hub and proxy read settings at start: new settings, new tasks.
+    digest = hashlib.sha256(settings.read_bytes()).hexdigest()[:16] if settings.exists() else ""
     return {
         "name": name,
+        "env": {"SWARMHUB_SETTINGS_HASH": digest},
         "image": tags["hub"],
         "command": ["tini", "--", *command],
         "networks": [NETWORK],
@@ -195,7 +214,7 @@ def _hub_spec(cfg: Config, tags: dict[str, str]) -> dict:
         "/var/run/docker.sock:/var/run/docker.sock:rw",
         f"{p.homes}:/homes:rw",
     ]
-    spec["secrets"] = list(secrets.GENERATED)
+    spec["secrets"] = secrets.hub_secrets(cfg)
     return spec
 
 
@@ -225,6 +244,7 @@ def _ensure_service(client, spec: dict, made) -> None:
         spec["image"],
         command=spec["command"],
         name=spec["name"],
+        env=[f"{k}={v}" for k, v in spec["env"].items()],
         networks=spec["networks"],
         constraints=spec["constraints"],
         labels={**spec["labels"], SPEC_HASH: digest},
@@ -266,7 +286,7 @@ def _wait_for_hub(cfg: Config, client) -> None:
     deadline = time.monotonic() + _HUB_TIMEOUT
     while time.monotonic() < deadline:
         with suppress(requests.RequestException):
-            if requests.get(url, timeout=3).status_code == 200:
+            if requests.get(url, timeout=3, verify=_verify(cfg)).status_code == 200:
                 return
         time.sleep(1)
     detail = _task_errors(client, HUB) or _task_errors(client, PROXY) or "no task error reported"
@@ -302,6 +322,8 @@ def _rollback(cfg: Config, client, made) -> None:
                 for node in nodes.list_nodes(cfg):
                     if node.name == name:
                         nodes.remove(cfg, node)
+            elif kind == "agent":
+                agent.stop(cfg)
             elif kind == "swarm":
                 client.swarm.leave(force=True)
                 nodes.remove_bridge()
@@ -310,7 +332,10 @@ def _rollback(cfg: Config, client, made) -> None:
 def _print_login(cfg: Config) -> None:
     p = paths(cfg)
     auth = cfg.hub.auth
-    print(f"The hub is up: http://{_host_ip()}:{cfg.hub.port}/  (on this machine: {_url(cfg)}/)")
+    print(
+        f"The hub is up: {_scheme(cfg)}://{_host_ip()}:{cfg.hub.port}/  "
+        f"(on this machine: {_url(cfg)}/)"
+    )
     if auth.kind == "shared-password":
         admins = ", ".join(auth.admin_users)
         print(f"  admin users ({admins}): password in {p.secrets}/swarmhub-admin-password")
@@ -332,6 +357,7 @@ def hub_api(cfg: Config, path: str, method: str = "GET", **kwargs):
         f"{_url(cfg)}/hub/api{path}",
         headers={"Authorization": f"token {token}"},
         timeout=10,
+        verify=_verify(cfg),
         **kwargs,
     )
 
@@ -348,17 +374,21 @@ def status(cfg: Config) -> None:
     if client.info()["Swarm"]["LocalNodeState"] != "active":
         raise SwarmhubError("nothing is deployed (no swarm)", hint="python pipeline.py deploy")
     try:
-        healthy = requests.get(f"{_url(cfg)}/hub/health", timeout=5).status_code == 200
+        healthy = (
+            requests.get(f"{_url(cfg)}/hub/health", timeout=5, verify=_verify(cfg)).status_code
+            == 200
+        )
     except requests.RequestException:
         healthy = False
     print(
-        f"hub      http://{_host_ip()}:{cfg.hub.port}/  {'healthy' if healthy else 'NOT ANSWERING'}"
+        f"hub      {_scheme(cfg)}://{_host_ip()}:{cfg.hub.port}/  "
+        f"{'healthy' if healthy else 'NOT ANSWERING'}"
     )
     workers, pending = snapshot(client.api)
     print(f"nodes    {len(workers)} worker(s), {len(pending)} server(s) waiting for room")
     for n in sorted(workers, key=lambda n: n.hostname):
         print(
-            f"  {n.instance_id or n.hostname:<14} {n.state:<8} {n.availability:<7} "
+            f"  {n.instance_id or n.hostname:<20} {n.state:<8} {n.availability:<7} "
             f"servers={len(n.user_servers):<3} reserved={n.mem_reserved / 2**30:.1f}/"
             f"{n.mem_total / 2**30:.1f}GiB {n.cpu_reserved:.2f}/{n.cpu_total:.0f}cpu"
         )
@@ -379,8 +409,10 @@ def destroy(cfg: Config, *, purge: bool = False) -> None:
 
     p = paths(cfg)
     engine.require_root()
-    if engine.is_up():
-        client = engine.client()
+    agent.stop(cfg)  # first, so it does not replace the nodes we remove
+    client = engine.client() if engine.is_up() else None
+    in_swarm = client is not None and client.info()["Swarm"]["LocalNodeState"] == "active"
+    if in_swarm:
         for service in client.services.list():
             spec_labels = service.attrs["Spec"].get("Labels", {})
             if spec_labels.get(labels.MANAGED) == "true" or spec_labels.get(labels.USER_SERVER):
@@ -388,23 +420,22 @@ def destroy(cfg: Config, *, purge: bool = False) -> None:
                 service.remove()
         for name in (HUB, PROXY):
             _wait_gone(client, name)
-        for node in nodes.list_nodes(cfg):
-            echo(f"removing node {node.name}")
-            nodes.remove(cfg, node, drain_timeout=10)
-        if client.info()["Swarm"]["LocalNodeState"] == "active":
-            for network in client.networks.list(names=[NETWORK]):
-                _remove_network(network)
-            for secret in client.secrets.list(filters={"label": labels.MANAGED}):
-                secret.remove()
-            if client.info()["Swarm"].get("NodeAddr") == nodes.manager_address(cfg):
-                echo("leaving the swarm")
-                client.swarm.leave(force=True)
-    else:
-        for node in nodes.list_nodes(cfg):
-            nodes.remove(cfg, node, drain_timeout=0)
+    for node in nodes.list_nodes(cfg):
+        echo(f"removing node {node.name}")
+        nodes.remove(cfg, node, drain_timeout=10 if in_swarm else 0)
+    if in_swarm:
+        for network in client.networks.list(names=[NETWORK]):
+            _remove_network(network)
+        for secret in client.secrets.list(filters={"label": labels.MANAGED}):
+            secret.remove()
+        if client.info()["Swarm"].get("NodeAddr") == nodes.manager_address(cfg):
+            echo("leaving the swarm")
+            client.swarm.leave(force=True)
     nodes.remove_bridge()
+    # Every node is gone, so is the pool's count: a new deploy starts afresh.
+    (p.state / "pool.json").unlink(missing_ok=True)
     if purge:
-        for path in (p.homes, p.hub_state, p.secrets, p.image_cache, p.nodes):
+        for path in (p.homes, p.hub_state, p.secrets, p.image_cache, p.nodes, p.state / "golden"):
             shutil.rmtree(path, ignore_errors=True)
         echo(f"purged homes ({p.homes}) and hub state")
     else:

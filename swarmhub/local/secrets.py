@@ -2,6 +2,11 @@
 
 Never defaulted in code, never logged, never in the rendered settings. The
 operator reads the admin password from the file `deploy` names.
+
+Secrets the operator supplies (the GitHub OAuth client secret) come from the
+environment at deploy time and go straight into a Swarm secret: swarmhub never
+writes them to a file. On AWS the manager's boot makes the same Swarm secret
+from SSM Parameter Store ($SWARMHUB_GITHUB_SECRET_PARAM in its user-data).
 """
 
 from __future__ import annotations
@@ -10,13 +15,43 @@ import os
 import secrets as _random
 from pathlib import Path
 
+from swarmhub.errors import SwarmhubError
+
 # name -> how many random bytes (url-safe text is 4/3 longer)
 GENERATED = {
     "swarmhub-proxy-token": 32,
     "swarmhub-cli-token": 32,
+    "swarmhub-pool-token": 32,  # the autoscaler's key to the local pool agent
     "swarmhub-admin-password": 24,  # JupyterHub wants >= 32 characters
     "swarmhub-user-password": 9,  # handed to a class: short enough to type
 }
+
+
+# The Swarm secret the hub reads (swarmhub.hub.auth) and the variable deploy takes it from.
+GITHUB_CLIENT_SECRET = "swarmhub-github-client-secret"  # noqa: S105 - a name, not a value
+GITHUB_CLIENT_SECRET_ENV = "SWARMHUB_GITHUB_CLIENT_SECRET"  # noqa: S105 - a name
+
+
+def supplied(cfg) -> dict[str, str]:
+    """The operator's secrets this config needs, from the environment; checked before
+    deploy creates anything, so a missing one is one clear error and no half-made stack."""
+    if cfg.hub.auth.kind != "github":
+        return {}
+    value = os.environ.get(GITHUB_CLIENT_SECRET_ENV, "").strip()
+    if not value:
+        raise SwarmhubError(
+            f"hub.auth.kind is github but {GITHUB_CLIENT_SECRET_ENV} is not set",
+            hint=f"export {GITHUB_CLIENT_SECRET_ENV} with your GitHub OAuth app's client secret",
+        )
+    return {GITHUB_CLIENT_SECRET: value}
+
+
+def hub_secrets(cfg) -> list[str]:
+    """The Swarm secrets the hub service mounts."""
+    names = list(GENERATED)
+    if cfg.hub.auth.kind == "github":
+        names.append(GITHUB_CLIENT_SECRET)
+    return names
 
 
 def ensure(secrets_dir: Path) -> dict[str, str]:

@@ -1,0 +1,147 @@
+"""The authenticator config hubconfig builds from swarmhub.yaml (no hub, no network)."""
+
+from __future__ import annotations
+
+import pytest
+from traitlets.config import Config as TraitletsConfig
+
+from swarmhub.config import parse_config
+from swarmhub.errors import SwarmhubError
+from swarmhub.hub import auth, hubconfig
+from swarmhub.hub.settings import Runtime, Settings
+
+
+def _settings(auth_section: dict) -> Settings:
+    config = parse_config({"hub": {"auth": auth_section}}, "swarmhub.yaml")
+    runtime = Runtime(
+        target="local",
+        network="n",
+        hub_service="hub",
+        proxy_service="proxy",
+        notebook_image="nb:1",
+        hub_image="hub:1",
+        homes_host_dir="/h",
+        public_url="https://hub.example.org/",
+    )
+    return Settings(config=config, runtime=runtime)
+
+
+@pytest.fixture
+def secrets_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SWARMHUB_SECRETS_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_github_with_orgs_and_teams(secrets_dir):
+    (secrets_dir / "swarmhub-github-client-secret").write_text("s3cret\n")
+    c = TraitletsConfig()
+    hubconfig._auth(
+        c,
+        _settings(
+            {
+                "kind": "github",
+                "admin_users": ["prof"],
+                "github": {
+                    "client_id": "abc",
+                    "allowed_organizations": ["physics-101"],
+                    "allowed_teams": ["cs-dept:tas"],
+                },
+            }
+        ),
+    )
+    g = c.GitHubOAuthenticator
+    assert c.JupyterHub.authenticator_class == "github"
+    assert g.client_secret == "s3cret"
+    assert g.allowed_organizations == {"physics-101", "cs-dept:tas"}
+    assert g.scope == ["read:user", "read:org"]
+    assert g.oauth_callback_url == "https://hub.example.org/hub/oauth_callback"
+    assert c.Authenticator.admin_users == {"prof"}
+    assert "allow_all" not in c.Authenticator
+
+
+def test_github_users_only_asks_for_no_org_scope(secrets_dir):
+    (secrets_dir / "swarmhub-github-client-secret").write_text("s3cret")
+    c = TraitletsConfig()
+    s = _settings({"kind": "github", "github": {"client_id": "abc", "allowed_users": ["ada"]}})
+    hubconfig._auth(c, s)
+    assert c.GitHubOAuthenticator.scope == ["read:user"]
+
+
+def test_github_without_its_secret_does_not_start(secrets_dir):
+    s = _settings({"kind": "github", "github": {"client_id": "abc"}})
+    with pytest.raises(auth.MissingSecret, match="swarmhub-github-client-secret"):
+        hubconfig._auth(TraitletsConfig(), s)
+
+
+def test_shared_password_stays_the_local_default(secrets_dir):
+    (secrets_dir / "swarmhub-user-password").write_text("class")
+    (secrets_dir / "swarmhub-admin-password").write_text("a" * 32)
+    c = TraitletsConfig()
+    hubconfig._auth(c, _settings({}))
+    assert c.JupyterHub.authenticator_class == "shared-password"
+    assert c.SharedPasswordAuthenticator.user_password == "class"
+
+
+@pytest.mark.parametrize("team", ["cs-dept", "cs-dept:", ":tas", "a:b:c", "org/x:team"])
+def test_malformed_team_is_a_config_error(team):
+    with pytest.raises(SwarmhubError, match="allowed_teams"):
+        _settings({"kind": "github", "github": {"client_id": "x", "allowed_teams": [team]}})
+
+
+def test_deploy_takes_the_github_secret_from_the_environment(monkeypatch):
+    from swarmhub.local import secrets
+
+    cfg = parse_config({"hub": {"auth": {"kind": "github", "github": {"client_id": "x"}}}}, "t")
+    monkeypatch.delenv("SWARMHUB_GITHUB_CLIENT_SECRET", raising=False)
+    with pytest.raises(SwarmhubError, match="SWARMHUB_GITHUB_CLIENT_SECRET is not set"):
+        secrets.supplied(cfg)
+    monkeypatch.setenv("SWARMHUB_GITHUB_CLIENT_SECRET", " abc \n")
+    assert secrets.supplied(cfg) == {"swarmhub-github-client-secret": "abc"}
+    assert "swarmhub-github-client-secret" in secrets.hub_secrets(cfg)
+    # The shared-password hub neither needs nor mounts it.
+    plain = parse_config({}, "t")
+    assert secrets.supplied(plain) == {}
+    assert "swarmhub-github-client-secret" not in secrets.hub_secrets(plain)
+
+
+def test_deploy_without_the_github_secret_is_one_error_and_makes_nothing(tmp_path, repo):
+    import os
+    import subprocess
+    import sys
+
+    state = tmp_path / "state"
+    config = tmp_path / "swarmhub.yaml"
+    config.write_text(
+        "hub:\n  auth:\n    kind: github\n    github: {client_id: abc}\n"
+        f"local:\n  state_dir: {state}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SWARMHUB_GITHUB_CLIENT_SECRET"}
+    proc = subprocess.run(
+        [sys.executable, str(repo / "pipeline.py"), "deploy", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=repo,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "SWARMHUB_GITHUB_CLIENT_SECRET is not set" in errors[0]
+    assert not state.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("ada", True),
+        ("jane-doe", True),
+        ("a.b_c", True),
+        ("..", False),
+        (".x", False),
+        ("a/b", False),
+    ],
+)
+def test_user_names_are_safe_directory_names(name, ok):
+    import re
+
+    assert bool(re.match(auth.USERNAME_PATTERN, name)) is ok
