@@ -81,6 +81,7 @@ module "manager" {
   lifecycle_queue_url                 = module.workers.lifecycle_queue_url
   domain                              = var.domain
   letsencrypt_email                   = var.letsencrypt_email
+  hub_config                          = var.hub_config
   tags                                = local.tags
 }
 

@@ -147,3 +147,9 @@ variable "tags" {
   default     = {}
   description = "Extra tags on every resource."
 }
+
+variable "hub_config" {
+  type        = string
+  default     = "{}"
+  description = "swarmhub.yaml as validated JSON (no secrets in it): the hub's settings on the manager."
+}

@@ -33,6 +33,38 @@ state="$(systemctl is-enabled swarmhub-join.service 2>/dev/null || true)"
 [ ! -e /etc/swarmhub/join.env ] || fail "/etc/swarmhub/join.env must not be baked in"
 ok "join unit installed and disabled"
 
+# The engine label must be written before dockerd starts, on every boot.
+enabled() { [ "$(systemctl is-enabled "$1" 2>/dev/null || true)" = enabled ]; }
+[ -x /usr/local/sbin/swarmhub-engine-label ] || fail "/usr/local/sbin/swarmhub-engine-label missing"
+enabled swarmhub-engine-label.service || fail "swarmhub-engine-label.service is not enabled"
+systemctl show -p Before swarmhub-engine-label.service | grep -q docker.service ||
+  fail "swarmhub-engine-label.service is not ordered before docker.service"
+# Written at boot from the instance's own id, never baked from the build's.
+! grep -q swarmhub.instance-id /etc/docker/daemon.json ||
+  fail "/etc/docker/daemon.json holds a baked swarmhub.instance-id label"
+ok "engine label unit installed and enabled"
+
+# EFS with TLS and IAM: the file system policy refuses anything else.
+command -v mount.efs >/dev/null 2>&1 || fail "no EFS mount helper (mount.efs, amazon-efs-utils)"
+command -v stunnel >/dev/null 2>&1 || fail "stunnel (efs-utils' TLS tunnel) missing"
+[ -x /usr/local/sbin/swarmhub-efs-mount ] || fail "/usr/local/sbin/swarmhub-efs-mount missing"
+enabled swarmhub-efs.service || fail "swarmhub-efs.service is not enabled"
+systemctl show -p Wants swarmhub-join.service | grep -q swarmhub-efs.service ||
+  fail "swarmhub-join.service does not pull in the EFS mount"
+ok "EFS mount helper and unit present"
+
+# The manager role: certbot, the hub and lifecycle units, disabled until the
+# manager's user-data enables them.
+command -v certbot >/dev/null 2>&1 || fail "certbot missing (the hub's certificate)"
+[ -x /usr/local/sbin/swarmhub-manager-up ] || fail "/usr/local/sbin/swarmhub-manager-up missing"
+[ -s /etc/swarmhub/images.env ] || fail "/etc/swarmhub/images.env missing"
+for unit in swarmhub-hub.service swarmhub-lifecycle.service; do
+  state="$(systemctl is-enabled "$unit" 2>/dev/null || true)"
+  [ "$state" = disabled ] || fail "$unit is '$state', want disabled"
+done
+[ ! -e /etc/swarmhub/manager.env ] || fail "/etc/swarmhub/manager.env must not be baked in"
+ok "manager units installed and disabled"
+
 command -v aws >/dev/null 2>&1 || fail "the AWS CLI (for the SSM join token) is missing"
 command -v mount.nfs4 >/dev/null 2>&1 || fail "no NFS client (mount.nfs4) for EFS"
 command -v cinc-client >/dev/null 2>&1 || fail "cinc-client missing (enrollment)"

@@ -90,7 +90,15 @@ def attributes(cfg, spec: ImageSpec) -> dict[str, Any]:
     """Cookbook attributes from the config (the converge's attributes.json, minus any run list)."""
     ami = cfg.aws.ami
     if spec.name == "worker":
-        return {"swarmhub": {"images": {"preload": [ami.notebook_image, ami.hub_image]}}}
+        return {
+            "swarmhub": {
+                "images": {
+                    "preload": [ami.notebook_image, ami.hub_image],
+                    "hub": ami.hub_image,
+                    "notebook": ami.notebook_image,
+                }
+            }
+        }
     flavor = ami.chef_server_flavor
     return {
         "swarmhub": {

@@ -125,6 +125,8 @@ def render_tfvars(cfg, amis: dict[str, str], *, running: bool = True) -> dict:
         "public_subnet_ids": list(fleet.public_subnet_ids),
         "private_subnet_ids": list(fleet.private_subnet_ids),
         "tags": dict(fleet.tags),
+        # The validated config holds no secret (secrets are never in the model).
+        "hub_config": json.dumps(cfg.model_dump(mode="json"), sort_keys=True),
     }
     # Unset optionals take the module's default rather than an explicit null.
     return {k: v for k, v in tfvars.items() if v is not None}

@@ -249,3 +249,64 @@ def test_rubocop_clean():
 def test_cookbook_rb_files_are_all_found():
     assert len(RUBY_FILES) >= 15
     assert all(isinstance(p, Path) for p in RUBY_FILES)
+
+
+def _attribute(cookbook: str, path: str) -> str:
+    text = (COOKBOOKS / cookbook / "attributes" / "default.rb").read_text()
+    [value] = re.findall(rf"^default{re.escape(path)} =\s*'([^']*)'", text, re.M)
+    return value
+
+
+def test_efs_utils_is_pinned_by_version_and_sha256_marked_to_verify():
+    version = _attribute("swarmhub_worker", "['swarmhub']['efs_utils']['version']")
+    url = _attribute("swarmhub_worker", "['swarmhub']['efs_utils']['source_url']")
+    sha256 = _attribute("swarmhub_worker", "['swarmhub']['efs_utils']['source_sha256']")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    assert url.startswith("https://") and f"v{version}.tar.gz" in url
+    assert re.fullmatch(r"[0-9a-f]{64}", sha256)
+    # Until someone has checked it, the placeholder says so and stops the bake.
+    attributes = (COOKBOOKS / "swarmhub_worker" / "attributes" / "default.rb").read_text()
+    readme = (REPO / "images" / "worker" / "README.md").read_text()
+    if set(sha256) == {"0"}:
+        assert "TO VERIFY" in attributes and "TO VERIFY" in readme
+    recipe = (COOKBOOKS / "swarmhub_worker" / "recipes" / "efs.rb").read_text()
+    assert "checksum efs_utils['source_sha256']" in recipe
+    assert "raise" in recipe and r"/\A0+\z/" in recipe
+
+
+def test_engine_label_and_efs_units_come_before_docker_and_never_block_the_join():
+    templates = COOKBOOKS / "swarmhub_worker" / "templates"
+    label = (templates / "swarmhub-engine-label.service.erb").read_text()
+    assert "Before=docker.service" in label and "WantedBy=docker.service" in label
+    assert "Requires=" not in label and "TimeoutStartSec=" in label
+    efs = (templates / "swarmhub-efs.service.erb").read_text()
+    assert "Before=docker.service" in efs and "TimeoutStartSec=<%= @timeout %>" in efs
+    assert "Requires=" not in efs and "RequiredBy=" not in efs
+    join = (templates / "swarmhub-join.service.erb").read_text()
+    assert re.search(r"^Wants=.*swarmhub-efs\.service", join, re.M)
+    assert re.search(r"^After=.*swarmhub-efs\.service", join, re.M)
+    assert re.search(r"^Requires=docker\.service$", join, re.M), "the join requires only docker"
+    recipes_dir = COOKBOOKS / "swarmhub_worker" / "recipes"
+    assert (
+        "service 'swarmhub-engine-label.service' do\n  action :enable"
+        in (recipes_dir / "engine_label.rb").read_text()
+    )
+    assert (
+        "service 'swarmhub-efs.service' do\n  action :enable"
+        in (recipes_dir / "efs.rb").read_text()
+    )
+
+
+def test_manager_units_are_disabled_and_read_the_env_user_data_writes():
+    templates = COOKBOOKS / "swarmhub_worker" / "templates"
+    manager = (COOKBOOKS / "swarmhub_worker" / "recipes" / "manager.rb").read_text()
+    assert "%w(swarmhub-hub.service swarmhub-lifecycle.service).each" in manager
+    assert "action :disable" in manager
+    for unit in ("swarmhub-hub.service.erb", "swarmhub-lifecycle.service.erb"):
+        text = (templates / unit).read_text()
+        assert "EnvironmentFile=<%= @env_file %>" in text
+        assert "ConditionPathExists=<%= @env_file %>" in text
+    attributes = (COOKBOOKS / "swarmhub_worker" / "attributes" / "default.rb").read_text()
+    assert "['manager']['env_file'] = '/etc/swarmhub/manager.env'" in attributes
+    user_data = (REPO / "terraform/modules/manager/templates/user-data.sh.tftpl").read_text()
+    assert "cat > /etc/swarmhub/manager.env" in user_data

@@ -4,12 +4,43 @@ default['swarmhub']['docker']['packages'] = %w(docker.io)
 default['swarmhub']['docker']['log_max_size'] = '10m'
 default['swarmhub']['docker']['log_max_file'] = '3'
 
-# NFS client for the EFS homes (amazon-efs-utils is not packaged for Ubuntu).
+# NFS client for the EFS homes.
 default['swarmhub']['nfs']['packages'] = %w(nfs-common)
+
+# amazon-efs-utils, the `mount -t efs -o tls,iam` helper: the file system
+# policy refuses mounts without TLS and without the node's IAM role, and only
+# efs-utils does both (a TLS tunnel through stunnel and a client certificate
+# signed with the role's credentials). It is not packaged for Ubuntu and AWS
+# publishes no .deb, so the bake builds one with upstream's own build-deb.sh
+# from the pinned release tarball, checked against this SHA-256 first.
+# 1.x is the last line without the Rust efs-proxy: a pure-Python .deb.
+# TO VERIFY: the version and the checksum (the recipe refuses all zeros):
+#   curl -fsSL <source_url> | sha256sum
+default['swarmhub']['efs_utils']['version'] = '1.36.0'
+default['swarmhub']['efs_utils']['source_url'] =
+  'https://github.com/aws/efs-utils/archive/refs/tags/v1.36.0.tar.gz'
+default['swarmhub']['efs_utils']['source_sha256'] =
+  '0000000000000000000000000000000000000000000000000000000000000000'
+default['swarmhub']['efs_utils']['build_packages'] = %w(binutils)
+default['swarmhub']['efs_utils']['runtime_packages'] = %w(nfs-common stunnel4 openssl python3 util-linux)
+
+# The EFS mount at boot (reads SWARMHUB_EFS_ID/SWARMHUB_EFS_MOUNT from the
+# join env file); bounded so a bad mount never holds the join for long.
+default['swarmhub']['efs']['script'] = '/usr/local/sbin/swarmhub-efs-mount'
+default['swarmhub']['efs']['timeout'] = 60
+
+# The engine label swarmhub.instance-id=<EC2 instance id>, written into
+# daemon.json before dockerd starts (the autoscaler and lifecycle handler map
+# swarm nodes to instances by it).
+default['swarmhub']['engine_label']['script'] = '/usr/local/sbin/swarmhub-engine-label'
 
 # Container images pre-loaded into the engine, so a node never pulls on the
 # way to capacity. The bake sets them from aws.ami.notebook_image/hub_image.
 default['swarmhub']['images']['preload'] = []
+# Which of them is the hub and which the notebook image (the manager runs the
+# hub from it). Unset: the bake's order, [notebook_image, hub_image].
+default['swarmhub']['images']['notebook'] = nil
+default['swarmhub']['images']['hub'] = nil
 
 # The join: script (the very file swarmhub/node/swarm-join.sh, staged into
 # files/ by the bake), its unit, and the env file user-data writes.
@@ -20,3 +51,11 @@ default['swarmhub']['join']['env_file'] = '/etc/swarmhub/join.env'
 default['swarmhub']['enroll']['script'] = '/usr/local/sbin/swarmhub-enroll'
 default['swarmhub']['enroll']['env_file'] = '/etc/swarmhub/enroll.env'
 default['swarmhub']['enroll']['config_dir'] = '/etc/cinc'
+
+# The manager role (same image; user-data writes manager.env and enables the
+# units): the hub, its proxy and services, and the lifecycle handler.
+default['swarmhub']['manager']['packages'] = %w(certbot)
+default['swarmhub']['manager']['script'] = '/usr/local/sbin/swarmhub-manager-up'
+default['swarmhub']['manager']['env_file'] = '/etc/swarmhub/manager.env'
+default['swarmhub']['manager']['images_env'] = '/etc/swarmhub/images.env'
+default['swarmhub']['manager']['hub_config'] = '/etc/swarmhub/hub-config.json'

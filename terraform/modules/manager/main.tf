@@ -24,6 +24,7 @@ locals {
   name = "${var.name}-manager"
   az   = data.aws_subnet.private.availability_zone
   tags = merge(var.tags, { "swarmhub:role" = "manager" })
+  # The hub config goes in gzip+base64: user-data is limited to 16 KiB.
   user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", {
     region              = data.aws_region.current.name
     name                = var.name
@@ -42,6 +43,7 @@ locals {
     queue_url           = var.lifecycle_queue_url
     domain              = coalesce(var.domain, "")
     letsencrypt_email   = coalesce(var.letsencrypt_email, "")
+    hub_config_b64gz    = base64gzip(var.hub_config)
   })
 }
 

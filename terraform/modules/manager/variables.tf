@@ -104,6 +104,17 @@ variable "letsencrypt_email" {
   description = "Contact address for the Let's Encrypt account (optional)."
 }
 
+variable "hub_config" {
+  type        = string
+  default     = "{}"
+  description = "The swarmhub config as JSON (validated swarmhub.yaml, no secret in it); the manager renders the hub's settings from it. \"{}\" runs the defaults."
+
+  validation {
+    condition     = can(jsondecode(var.hub_config))
+    error_message = "hub_config must be a JSON document."
+  }
+}
+
 variable "tags" {
   type        = map(string)
   default     = {}

@@ -1,0 +1,72 @@
+#
+# Cookbook:: swarmhub_worker
+# Recipe:: manager
+#
+# What the manager role needs from the one node image. User-data (terraform/
+# modules/manager) takes over the role's interface and state volume, mounts
+# EFS, gets the certificate, writes /etc/swarmhub/manager.env and the hub
+# config, then enables these units, which are disabled here:
+#   swarmhub-hub.service        swarm init or restore, join token to SSM, and
+#                               the hub's network, secrets, proxy and hub
+#                               services (swarmhub.aws.manager_up, run from
+#                               the pre-loaded hub image)
+#   swarmhub-lifecycle.service  the lifecycle handler, from the hub image
+
+include_recipe 'swarmhub_common::systemd'
+
+manager = node['swarmhub']['manager']
+images = node['swarmhub']['images']
+
+# certbot: the hub's Let's Encrypt certificate (HTTP-01, standalone, at boot).
+package manager['packages']
+
+directory ::File.dirname(manager['env_file']) do
+  mode '0755'
+end
+
+# The bake names the images [notebook_image, hub_image] (swarmhub.aws.bake).
+hub_image = images['hub'] || images['preload'][1]
+notebook_image = images['notebook'] || images['preload'][0]
+raise 'swarmhub.images: the bake must name the hub and notebook images' unless hub_image && notebook_image
+
+template manager['images_env'] do
+  source 'images.env.erb'
+  mode '0644'
+  variables(
+    hub_image: hub_image,
+    notebook_image: notebook_image
+  )
+end
+
+cookbook_file manager['script'] do
+  source 'swarmhub-manager-up'
+  mode '0755'
+end
+
+template '/etc/systemd/system/swarmhub-hub.service' do
+  source 'swarmhub-hub.service.erb'
+  mode '0644'
+  variables(
+    script: manager['script'],
+    env_file: manager['env_file'],
+    images_env: manager['images_env']
+  )
+  notifies :run, 'execute[systemctl daemon-reload]', :immediately
+end
+
+template '/etc/systemd/system/swarmhub-lifecycle.service' do
+  source 'swarmhub-lifecycle.service.erb'
+  mode '0644'
+  variables(
+    env_file: manager['env_file'],
+    images_env: manager['images_env'],
+    hub_config: manager['hub_config']
+  )
+  notifies :run, 'execute[systemctl daemon-reload]', :immediately
+end
+
+%w(swarmhub-hub.service swarmhub-lifecycle.service).each do |unit|
+  service unit do
+    action :disable
+  end
+end

@@ -1,0 +1,270 @@
+"""The hub on the AWS manager: `python3 -m swarmhub.aws.manager_up`.
+
+Run inside the hub image by the manager's `swarmhub-manager-up` (the worker
+AMI's swarmhub-hub.service), after the swarm is up, with the Docker socket
+and the state volume mounted. It does what the local target's deploy does
+between "swarm" and "wait for the hub", with the local target's own code
+(swarmhub.local.deploy's `_ensure_*` steps and swarmhub.local.secrets):
+
+    settings.json (target aws) -> overlay network -> Swarm secrets ->
+    proxy and hub services
+
+Safe to re-run: every step checks before it acts, and a failed run removes
+what it made. Generated secrets live on the state volume (0700/0600), so a
+replacement manager reuses them; the GitHub client secret comes on stdin
+from SSM and goes straight into a Swarm secret.
+
+With a domain, the proxy serves the Let's Encrypt certificate the boot got
+(copied into the hub state's tls/, the files `hub.https: self-signed` serves)
+on port 443; without one, plain HTTP on port 80.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from swarmhub.config import Config, parse_config
+from swarmhub.errors import SwarmhubError
+from swarmhub.hub import labels, tls
+from swarmhub.hub.hubconfig import PROXY_PORT, STATE_DIR
+from swarmhub.hub.settings import Runtime, render
+from swarmhub.local import deploy as local
+from swarmhub.local import secrets
+from swarmhub.run import echo
+
+# What the placeholder of every SSM parameter starts with (terraform/modules/secrets).
+PLACEHOLDER_PREFIX = "unset:"
+
+
+@dataclass(frozen=True)
+class Manager:
+    """Facts of this manager, from manager.env and the baked images.env."""
+
+    state_dir: Path  # the state volume's mount point (same path in this container)
+    homes_host_dir: str  # <EFS mount>/home, as every node sees it
+    public_url: str
+    domain: str  # "" without one
+    asg_name: str
+    region: str
+    hub_image: str  # image ids (sha256:...), so no node ever pulls them
+    notebook_image: str
+
+    @property
+    def hub_state(self) -> Path:
+        return self.state_dir / "hub"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.state_dir / "secrets"
+
+
+# --------------------------------------------------------------------------- pure
+
+
+def hub_settings_config(cfg: Config, m: Manager) -> Config:
+    """The config the hub runs with: with a domain, its proxy serves the certificate
+    in tls/ (what `hub.https: self-signed` means to the proxy), made by Let's Encrypt."""
+    https = "self-signed" if m.domain else "off"
+    return cfg.model_copy(update={"hub": cfg.hub.model_copy(update={"https": https})})
+
+
+def runtime(m: Manager) -> Runtime:
+    return Runtime(
+        target="aws",
+        network=local.NETWORK,
+        hub_service=local.HUB,
+        proxy_service=local.PROXY,
+        notebook_image=m.notebook_image,
+        hub_image=m.hub_image,
+        homes_host_dir=m.homes_host_dir,
+        public_url=m.public_url,
+        asg_name=m.asg_name,
+    )
+
+
+def supplied_secrets(cfg: Config, github_secret: str) -> dict[str, str]:
+    """The operator's secrets this config needs; one clear error if one is missing."""
+    if cfg.hub.auth.kind != "github":
+        return {}
+    value = github_secret.strip()
+    if not value or value.startswith(PLACEHOLDER_PREFIX):
+        raise SwarmhubError(
+            "hub.auth.kind is github but the GitHub client secret is not in SSM yet",
+            hint="aws ssm put-parameter --overwrite ... (docs/aws.md), "
+            "then: systemctl restart swarmhub-hub.service",
+        )
+    return {secrets.GITHUB_CLIENT_SECRET: value}
+
+
+def _common_spec(m: Manager, settings_text: str, name: str, command: list[str]) -> dict:
+    # The hub and proxy read settings at start: new settings, new tasks.
+    digest = hashlib.sha256(settings_text.encode()).hexdigest()[:16]
+    return {
+        "name": name,
+        # The hub's services (autoscaler) use the manager's role through IMDS.
+        "env": {"SWARMHUB_SETTINGS_HASH": digest, "AWS_DEFAULT_REGION": m.region},
+        "image": m.hub_image,
+        "command": ["tini", "--", *command],
+        "networks": [local.NETWORK],
+        "constraints": ["node.role==manager"],
+        "labels": {labels.MANAGED: "true"},
+        "mounts": [f"{m.hub_state}:{STATE_DIR}:rw"],
+    }
+
+
+def proxy_spec(m: Manager, settings_text: str) -> dict:
+    spec = _common_spec(
+        m, settings_text, local.PROXY, ["python3", "-m", "swarmhub.hub.run", "proxy"]
+    )
+    spec["mounts"] = [f"{m.hub_state}:{STATE_DIR}:ro"]
+    spec["secrets"] = ["swarmhub-proxy-token"]
+    # The proxy reads its certificate at start: a renewed one, a new task.
+    cert = tls.paths(m.hub_state)[1]
+    if m.domain and cert.exists():
+        spec["env"]["SWARMHUB_TLS_HASH"] = hashlib.sha256(cert.read_bytes()).hexdigest()[:16]
+    # Host-mode publishing on the role's interface (the hub security group).
+    spec["ports"] = [(443 if m.domain else 80, PROXY_PORT)]
+    return spec
+
+
+def hub_spec(m: Manager, settings_text: str, cfg: Config) -> dict:
+    spec = _common_spec(m, settings_text, local.HUB, ["python3", "-m", "swarmhub.hub.run", "hub"])
+    spec["mounts"] += [
+        "/var/run/docker.sock:/var/run/docker.sock:rw",
+        f"{m.homes_host_dir}:/homes:rw",
+    ]
+    spec["secrets"] = secrets.hub_secrets(cfg)
+    return spec
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_if_changed(path: Path, data: bytes, mode: int = 0o644) -> bool:
+    if path.exists() and path.read_bytes() == data:
+        os.chmod(path, mode)
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+    return True
+
+
+def install_certificate(m: Manager) -> None:
+    """Let's Encrypt's current certificate and key into the hub state's tls/."""
+    live = m.state_dir / "letsencrypt" / "live" / m.domain
+    key, cert = tls.paths(m.hub_state)
+    try:
+        chain = (live / "fullchain.pem").read_bytes()
+        private = (live / "privkey.pem").read_bytes()
+    except FileNotFoundError:
+        raise SwarmhubError(
+            f"no Let's Encrypt certificate for {m.domain} in {live}",
+            hint="see certbot's output in the manager's boot log (journalctl -u cloud-final)",
+        ) from None
+    key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_if_changed(key, private, 0o600)
+    write_if_changed(cert, chain, 0o644)
+
+
+def write_settings(cfg: Config, m: Manager) -> str:
+    text = render(hub_settings_config(cfg, m), runtime(m)) + "\n"
+    m.hub_state.mkdir(parents=True, exist_ok=True)
+    if write_if_changed(m.hub_state / "settings.json", text.encode()):
+        echo(f"wrote {m.hub_state / 'settings.json'}")
+    return text
+
+
+# --------------------------------------------------------------------------- act
+
+
+def up(cfg: Config, m: Manager, github_secret: str, client) -> None:
+    """Settings, network, secrets, proxy and hub; a failed run removes what it made."""
+    supplied = supplied_secrets(cfg, github_secret)  # before anything is made
+    if m.domain:
+        install_certificate(m)
+    made: list[tuple[str, str]] = []
+    try:
+        values = {**secrets.ensure(m.secrets_dir), **supplied}
+        local._ensure_network(cfg, client, made)
+        for name, value in values.items():
+            local._ensure_secret(client, name, value, made)
+        text = write_settings(cfg, m)
+        local._ensure_service(client, proxy_spec(m, text), made)
+        local._ensure_service(client, hub_spec(m, text, cfg), made)
+    except BaseException:
+        local._rollback(cfg, client, made)
+        raise
+
+
+def image_id(client, ref: str) -> str:
+    """The id of a pre-loaded image: a service naming it never pulls."""
+    import docker.errors
+
+    try:
+        return client.images.get(ref).id
+    except docker.errors.ImageNotFound:
+        raise SwarmhubError(
+            f"image {ref} is not in this node's engine", hint="is it baked into the AMI?"
+        ) from None
+
+
+@click.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--state-dir", required=True, type=click.Path(file_okay=False))
+@click.option("--homes-host-dir", required=True)
+@click.option("--public-url", required=True)
+@click.option("--domain", default="")
+@click.option("--asg-name", required=True)
+@click.option("--region", envvar="AWS_DEFAULT_REGION", required=True)
+@click.option("--hub-image", required=True)
+@click.option("--notebook-image", required=True)
+@click.option("--github-secret-stdin", is_flag=True, help="Read the GitHub client secret on stdin.")
+def main(
+    config_path: str,
+    state_dir: str,
+    homes_host_dir: str,
+    public_url: str,
+    domain: str,
+    asg_name: str,
+    region: str,
+    hub_image: str,
+    notebook_image: str,
+    github_secret_stdin: bool,
+) -> None:
+    """Bring up the hub's settings, network, secrets and services on this manager."""
+    import docker
+
+    github_secret = sys.stdin.read() if github_secret_stdin else ""
+    try:
+        cfg = parse_config(json.loads(Path(config_path).read_text()), config_path)
+        client = docker.from_env()
+        m = Manager(
+            state_dir=Path(state_dir),
+            homes_host_dir=homes_host_dir,
+            public_url=public_url,
+            domain=domain,
+            asg_name=asg_name,
+            region=region,
+            hub_image=image_id(client, hub_image),
+            notebook_image=image_id(client, notebook_image),
+        )
+        up(cfg, m, github_secret, client)
+    except SwarmhubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

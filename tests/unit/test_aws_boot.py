@@ -1,0 +1,559 @@
+"""The AWS boot path the worker AMI bakes in: the engine label, the EFS mount,
+the manager's `swarmhub-manager-up` and `swarmhub.aws.manager_up`.
+
+Each script runs for real; what it talks to is replaced at its boundary: a fake
+IMDS on 127.0.0.1 for the engine label, fake `docker`, `aws`, `mount`,
+`mountpoint` and `sleep` on PATH for the shell scripts (as test_aws_deploy does
+for the join script), and a fake Docker SDK client for manager_up.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+import re
+import shlex
+import shutil
+import stat
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from swarmhub.aws import manager_up
+from swarmhub.config import parse_config
+from swarmhub.errors import SwarmhubError
+from swarmhub.hub.settings import load
+from swarmhub.local import deploy as local
+from tests.conftest import REPO
+from tests.unit.test_aws_deploy import render_tftpl
+
+FILES = REPO / "cookbooks" / "swarmhub_worker" / "files"
+ENGINE_LABEL = FILES / "swarmhub-engine-label"
+EFS_MOUNT = FILES / "swarmhub-efs-mount"
+MANAGER_UP = FILES / "swarmhub-manager-up"
+INSTANCE = "i-0123456789abcdef0"
+TOKEN = "imds-token-1"
+
+
+# ------------------------------------------------------------------ engine label
+
+
+class _Imds(BaseHTTPRequestHandler):
+    def do_PUT(self):  # noqa: N802 - http.server's name
+        if self.path == "/latest/api/token" and self.headers.get(
+            "X-aws-ec2-metadata-token-ttl-seconds"
+        ):
+            return self._answer(200, TOKEN)
+        return self._answer(400, "bad token request")
+
+    def do_GET(self):  # noqa: N802
+        # IMDSv2 only, as the launch templates require.
+        if self.headers.get("X-aws-ec2-metadata-token") != TOKEN:
+            return self._answer(401, "")
+        if self.path == "/latest/meta-data/instance-id":
+            return self._answer(200, INSTANCE)
+        return self._answer(404, "")
+
+    def _answer(self, code: int, body: str) -> None:
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def imds():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Imds)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def run_engine_label(imds_url: str, daemon_json: Path, attempts: int = 3):
+    return subprocess.run(
+        [str(ENGINE_LABEL)],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SWARMHUB_IMDS_URL": imds_url,
+            "SWARMHUB_DOCKER_DAEMON_JSON": str(daemon_json),
+            "SWARMHUB_IMDS_ATTEMPTS": str(attempts),
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_engine_label_is_merged_into_daemon_json_and_keeps_every_other_key(imds, tmp_path):
+    daemon_json = tmp_path / "daemon.json"
+    before = {
+        "storage-driver": "overlay2",
+        "log-opts": {"max-size": "10m"},
+        # a label of someone else's is kept; a stale instance id (baked elsewhere) is not
+        "labels": ["team=data", "swarmhub.instance-id=i-0000000000000000f"],
+    }
+    daemon_json.write_text(json.dumps(before))
+    result = run_engine_label(imds, daemon_json)
+    assert result.returncode == 0, result.stderr
+    after = json.loads(daemon_json.read_text())
+    assert after == {**before, "labels": ["team=data", f"swarmhub.instance-id={INSTANCE}"]}
+    assert stat.S_IMODE(daemon_json.stat().st_mode) == 0o644
+    assert not list(tmp_path.glob("*tmp*")), "no temporary file left behind"
+
+    # Idempotent: a second boot changes nothing, not even the file's mtime.
+    mtime = daemon_json.stat().st_mtime_ns
+    again = run_engine_label(imds, daemon_json)
+    assert again.returncode == 0, again.stderr
+    assert "already set" in again.stdout
+    assert daemon_json.stat().st_mtime_ns == mtime
+
+
+def test_engine_label_makes_daemon_json_when_there_is_none(imds, tmp_path):
+    daemon_json = tmp_path / "daemon.json"
+    result = run_engine_label(imds, daemon_json)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(daemon_json.read_text()) == {"labels": [f"swarmhub.instance-id={INSTANCE}"]}
+
+
+def test_engine_label_without_imds_fails_and_leaves_daemon_json_alone(tmp_path):
+    daemon_json = tmp_path / "daemon.json"
+    daemon_json.write_text('{"storage-driver": "overlay2"}\n')
+    # Nothing listens on port 9 of the loopback: connection refused at once.
+    result = run_engine_label("http://127.0.0.1:9", daemon_json, attempts=1)
+    assert result.returncode == 1
+    assert "no instance id" in result.stderr
+    assert daemon_json.read_text() == '{"storage-driver": "overlay2"}\n'
+
+
+def test_the_baked_daemon_json_has_no_labels_so_the_boot_unit_is_their_one_writer():
+    erb = (REPO / "cookbooks/swarmhub_worker/templates/daemon.json.erb").read_text()
+    rendered = erb.replace("<%= @log_max_size %>", "10m").replace("<%= @log_max_file %>", "3")
+    assert "labels" not in json.loads(rendered)
+
+
+# ------------------------------------------------------------------ fakes on PATH
+
+
+def fake_tools(tmp_path: Path, tools: dict[str, str]) -> tuple[Path, Path]:
+    """Executables that log `name args...` (one line each) and then run `body`."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    log = tmp_path / "calls.log"
+    for name, body in tools.items():
+        tool = bindir / name
+        tool.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n{body}\n')
+        tool.chmod(0o755)
+    return bindir, log
+
+
+def calls(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+# ------------------------------------------------------------------ EFS mount
+
+
+def run_efs(tmp_path, env, *, mount_rc: str = "0", mounted: str = "1"):
+    bindir, log = fake_tools(
+        tmp_path,
+        {"mount": f"exit {mount_rc}", "mountpoint": f"exit {mounted}", "sleep": "exit 0"},
+    )
+    result = subprocess.run(
+        ["sh", str(EFS_MOUNT)],
+        env={"PATH": f"{bindir}:/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return result, calls(log)
+
+
+def test_efs_mount_uses_the_tls_and_iam_helper(tmp_path):
+    mnt = tmp_path / "efs"
+    result, made = run_efs(tmp_path, {"SWARMHUB_EFS_ID": "fs-0abc", "SWARMHUB_EFS_MOUNT": str(mnt)})
+    assert result.returncode == 0, result.stderr
+    assert made == [f"mountpoint -q {mnt}", f"mount -t efs -o tls,iam,_netdev fs-0abc:/ {mnt}"]
+    assert mnt.is_dir()
+
+
+def test_efs_mount_does_nothing_when_mounted_or_without_a_file_system(tmp_path):
+    mnt = tmp_path / "efs"
+    result, made = run_efs(
+        tmp_path, {"SWARMHUB_EFS_ID": "fs-0abc", "SWARMHUB_EFS_MOUNT": str(mnt)}, mounted="0"
+    )
+    assert result.returncode == 0 and made == [f"mountpoint -q {mnt}"]
+    (tmp_path / "calls.log").unlink()
+    result, made = run_efs(tmp_path, {"SWARMHUB_EFS_MOUNT": str(mnt)})
+    assert result.returncode == 0 and made == []
+
+
+def test_efs_mount_gives_up_after_its_attempts(tmp_path):
+    mnt = tmp_path / "efs"
+    env = {"SWARMHUB_EFS_ID": "fs-0abc", "SWARMHUB_EFS_MOUNT": str(mnt)}
+    result, made = run_efs(tmp_path, {**env, "SWARMHUB_EFS_ATTEMPTS": "3"}, mount_rc="32")
+    assert result.returncode == 1
+    assert [c for c in made if c.startswith("mount ")] == [
+        f"mount -t efs -o tls,iam,_netdev fs-0abc:/ {mnt}"
+    ] * 3
+    assert "after 3 attempts" in result.stderr
+
+
+# ------------------------------------------------------------------ swarmhub-manager-up
+
+
+MANAGER_ENV = {
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "SWARMHUB_MANAGER_ADDR": "10.40.0.10:2377",
+    "SWARMHUB_MANAGER_ENI": "eni-0abc",
+    "SWARMHUB_STATE_DIR": "/var/lib/swarmhub",
+    "SWARMHUB_EFS_MOUNT": "/srv/swarmhub/efs",
+    "SWARMHUB_JOIN_TOKEN_PARAM": "/swarmhub/swarm/join-token",
+    "SWARMHUB_GITHUB_SECRET_PARAM": "/swarmhub/hub/github-client-secret",
+    "SWARMHUB_KMS_KEY": "arn:aws:kms:eu-west-1:123456789012:key/abc",
+    "SWARMHUB_WORKER_ASG": "swarmhub-workers",
+    "SWARMHUB_DOMAIN": "",
+    "SWARMHUB_HUB_IMAGE": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hub:1",
+    "SWARMHUB_NOTEBOOK_IMAGE": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/notebook:1",
+}
+
+
+def run_manager_up(tmp_path, *, swarm="inactive", control="true", mounted="0", **env):
+    stdin_log = tmp_path / "stdin.log"
+    bindir, log = fake_tools(
+        tmp_path,
+        {
+            "mountpoint": f"exit {mounted}",
+            "sleep": "exit 0",
+            "docker": (
+                'case "$*" in\n'
+                f"  *LocalNodeState*) echo {swarm} ;;\n"
+                f"  *ControlAvailable*) echo {control} ;;\n"
+                "  'swarm join-token -q worker') echo SWMTKN-1-faketoken ;;\n"
+                f'  run\\ *) {{ echo "docker-run-stdin: $(cat)"; }} >> "{stdin_log}" ;;\n'
+                "esac"
+            ),
+            "aws": (
+                'case "$*" in\n'
+                "  *put-parameter*) "
+                f'{{ echo "put-parameter-stdin: $(cat)"; }} >> "{stdin_log}" ;;\n'
+                "  *get-parameter*) echo gh-client-secret ;;\n"
+                "  *describe-network-interfaces*) echo 203.0.113.7 ;;\n"
+                "esac"
+            ),
+        },
+    )
+    result = subprocess.run(
+        ["sh", str(MANAGER_UP)],
+        env={
+            "PATH": f"{bindir}:/usr/bin:/bin",
+            **MANAGER_ENV,
+            "SWARMHUB_WAIT_SECONDS": "10",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    stdin = stdin_log.read_text().splitlines() if stdin_log.exists() else []
+    return result, calls(log), stdin
+
+
+def test_manager_up_inits_the_swarm_publishes_the_token_and_runs_manager_up(tmp_path):
+    result, made, stdin = run_manager_up(tmp_path)
+    assert result.returncode == 0, result.stderr
+    image = MANAGER_ENV["SWARMHUB_HUB_IMAGE"]
+    assert made == [
+        "mountpoint -q /var/lib/swarmhub",
+        "mountpoint -q /var/lib/docker/swarm",
+        "docker info --format {{.Swarm.LocalNodeState}}",
+        "docker swarm init --advertise-addr 10.40.0.10 --listen-addr 10.40.0.10:2377 "
+        "--default-addr-pool 10.128.0.0/12 --default-addr-pool-mask-length 20",
+        "docker swarm join-token -q worker",
+        "aws ssm put-parameter --name /swarmhub/swarm/join-token --type SecureString "
+        f"--key-id {MANAGER_ENV['SWARMHUB_KMS_KEY']} --overwrite --value file:///dev/stdin",
+        "aws ec2 describe-network-interfaces --network-interface-ids eni-0abc "
+        "--query NetworkInterfaces[0].Association.PublicIp --output text",
+        "aws ssm get-parameter --with-decryption --name /swarmhub/hub/github-client-secret "
+        "--query Parameter.Value --output text",
+        "docker run --rm -i --name swarmhub-manager-up "
+        "--volume /var/run/docker.sock:/var/run/docker.sock "
+        "--volume /var/lib/swarmhub:/var/lib/swarmhub "
+        "--volume /etc/swarmhub/hub-config.json:/etc/swarmhub/hub-config.json:ro "
+        f"{image} python3 -m swarmhub.aws.manager_up "
+        "--config /etc/swarmhub/hub-config.json --state-dir /var/lib/swarmhub "
+        "--homes-host-dir /srv/swarmhub/efs/home --public-url http://203.0.113.7/ --domain  "
+        "--asg-name swarmhub-workers --region eu-west-1 "
+        f"--hub-image {image} --notebook-image {MANAGER_ENV['SWARMHUB_NOTEBOOK_IMAGE']} "
+        "--github-secret-stdin",
+    ]
+    # Secrets travel on stdin only: never in argv, never in the log.
+    assert stdin == [
+        "put-parameter-stdin: SWMTKN-1-faketoken",
+        "docker-run-stdin: gh-client-secret",
+    ]
+    assert not any("SWMTKN" in c or "gh-client-secret" in c for c in made)
+    assert "SWMTKN" not in result.stderr and "gh-client-secret" not in result.stderr
+
+
+def test_manager_up_keeps_the_restored_swarm_and_serves_https_with_a_domain(tmp_path):
+    result, made, _ = run_manager_up(tmp_path, swarm="active", SWARMHUB_DOMAIN="hub.example.org")
+    assert result.returncode == 0, result.stderr
+    assert not any(c.startswith("docker swarm init") for c in made)
+    assert not any("describe-network-interfaces" in c for c in made)
+    assert "--public-url https://hub.example.org/ --domain hub.example.org" in made[-1]
+    assert "raft state restored" in result.stderr
+
+
+def test_manager_up_refuses_a_swarm_it_does_not_manage(tmp_path):
+    result, made, _ = run_manager_up(tmp_path, swarm="active", control="false")
+    assert result.returncode == 1
+    assert not any(c.startswith(("aws", "docker run", "docker swarm")) for c in made)
+
+
+def test_manager_up_never_inits_a_swarm_off_the_state_volume(tmp_path):
+    result, made, _ = run_manager_up(tmp_path, mounted="1", SWARMHUB_WAIT_SECONDS="10")
+    assert result.returncode == 1
+    assert "not mounted after 10s" in result.stderr
+    assert not any(c.startswith(("docker", "aws")) for c in made)
+
+
+# ------------------------------------------------------------------ manager_up.py
+
+
+class _Obj(SimpleNamespace):
+    def remove(self):
+        self.removed = True
+
+
+class FakeCollection:
+    def __init__(self, kind: str, created: list):
+        self.kind = kind
+        self.items: list[_Obj] = []
+        self.created = created
+
+    def list(self, names=None, filters=None):
+        wanted = (names or [None])[0] or (filters or {}).get("name")
+        return [i for i in self.items if wanted is None or i.name == wanted]
+
+    def create(self, *args, **kwargs):
+        name = kwargs.get("name") or args[0]
+        obj = _Obj(
+            name=name, id=f"{self.kind}-{name}", args=args, kwargs=kwargs, attrs={"Spec": {}}
+        )
+        if self.kind == "service":
+            obj.attrs = {"Spec": {"Labels": kwargs["labels"]}}
+        self.items.append(obj)
+        self.created.append((self.kind, name))
+        return obj
+
+
+class FakeDocker:
+    """The slice of the Docker SDK the local target's `_ensure_*` steps use."""
+
+    def __init__(self):
+        self.created: list[tuple[str, str]] = []
+        self.networks = FakeCollection("network", self.created)
+        self.secrets = FakeCollection("secret", self.created)
+        self.services = FakeCollection("service", self.created)
+        self.containers = SimpleNamespace(list=lambda **kw: [])
+
+
+def manager(tmp_path, domain: str = "") -> manager_up.Manager:
+    return manager_up.Manager(
+        state_dir=tmp_path / "state",
+        homes_host_dir="/srv/swarmhub/efs/home",
+        public_url=f"https://{domain}/" if domain else "http://203.0.113.7/",
+        domain=domain,
+        asg_name="swarmhub-workers",
+        region="eu-west-1",
+        hub_image="sha256:" + "a" * 64,
+        notebook_image="sha256:" + "b" * 64,
+    )
+
+
+def test_manager_up_makes_settings_secrets_network_and_services_once(tmp_path):
+    cfg = parse_config({"aws": {"region": "eu-west-1"}}, "hub-config.json")
+    m = manager(tmp_path)
+    client = FakeDocker()
+    manager_up.up(cfg, m, "", client)
+
+    names = [n for kind, n in client.created if kind == "secret"]
+    assert set(names) == {
+        "swarmhub-proxy-token",
+        "swarmhub-cli-token",
+        "swarmhub-pool-token",
+        "swarmhub-admin-password",
+        "swarmhub-user-password",
+    }
+    assert ("network", local.NETWORK) in client.created
+    assert [n for kind, n in client.created if kind == "service"] == [local.PROXY, local.HUB]
+    for name in names:  # generated once, on the state volume, only root may read them
+        assert stat.S_IMODE((m.secrets_dir / name).stat().st_mode) == 0o600
+    assert stat.S_IMODE(m.secrets_dir.stat().st_mode) == 0o700
+
+    settings = load(str(m.hub_state / "settings.json"))
+    assert settings.runtime.target == "aws"
+    assert settings.runtime.asg_name == "swarmhub-workers"
+    assert settings.runtime.homes_host_dir == "/srv/swarmhub/efs/home"
+    assert settings.runtime.notebook_image == m.notebook_image
+    assert settings.config.hub.https == "off"
+
+    proxy, hub = client.services.items
+    assert proxy.args == (m.hub_image,)
+    assert proxy.kwargs["constraints"] == ["node.role==manager"]
+    assert proxy.kwargs["mounts"] == [f"{m.hub_state}:/srv/jupyterhub:ro"]
+    assert proxy.kwargs["endpoint_spec"]["Ports"][0]["PublishedPort"] == 80
+    assert f"{m.hub_state}:/srv/jupyterhub:rw" in hub.kwargs["mounts"]
+    assert "/srv/swarmhub/efs/home:/homes:rw" in hub.kwargs["mounts"]
+    assert "AWS_DEFAULT_REGION=eu-west-1" in hub.kwargs["env"]
+
+    # Re-running (every boot, every renewal) changes nothing.
+    before = list(client.created)
+    manager_up.up(cfg, m, "", client)
+    assert client.created == before
+
+
+def test_manager_up_with_github_needs_the_real_secret_and_makes_it_a_swarm_secret(tmp_path):
+    cfg = parse_config(
+        {
+            "aws": {"region": "eu-west-1"},
+            "hub": {"auth": {"kind": "github", "github": {"client_id": "x"}}},
+        },
+        "hub-config.json",
+    )
+    client = FakeDocker()
+    with pytest.raises(SwarmhubError, match="not in SSM yet"):
+        manager_up.up(
+            cfg,
+            manager(tmp_path),
+            "unset: written by the manager at boot or by the operator",
+            client,
+        )
+    assert client.created == [], "nothing is made before the check"
+    manager_up.up(cfg, manager(tmp_path), "gh-secret\n", client)
+    [secret] = [s for s in client.secrets.items if s.name == "swarmhub-github-client-secret"]
+    assert secret.kwargs["data"] == b"gh-secret"
+    hub = client.services.items[-1]
+    assert "swarmhub-github-client-secret" in [r["SecretName"] for r in hub.kwargs["secrets"]]
+
+
+def test_manager_up_with_a_domain_serves_the_lets_encrypt_certificate_on_443(tmp_path):
+    cfg = parse_config({"aws": {"region": "eu-west-1"}}, "hub-config.json")
+    m = manager(tmp_path, "hub.example.org")
+    client = FakeDocker()
+    with pytest.raises(SwarmhubError, match="no Let's Encrypt certificate"):
+        manager_up.up(cfg, m, "", client)
+    live = m.state_dir / "letsencrypt" / "live" / "hub.example.org"
+    live.mkdir(parents=True)
+    (live / "fullchain.pem").write_text("CHAIN\n")
+    (live / "privkey.pem").write_text("KEY\n")
+    manager_up.up(cfg, m, "", client)
+    assert (m.hub_state / "tls" / "cert.pem").read_text() == "CHAIN\n"
+    assert stat.S_IMODE((m.hub_state / "tls" / "key.pem").stat().st_mode) == 0o600
+    assert load(str(m.hub_state / "settings.json")).config.hub.https == "self-signed"
+    proxy = client.services.items[0]
+    assert proxy.kwargs["endpoint_spec"]["Ports"][0]["PublishedPort"] == 443
+
+    # A renewed certificate replaces the proxy's task, nothing else.
+    (live / "fullchain.pem").write_text("RENEWED\n")
+    manager_up.up(cfg, m, "", client)
+    assert [n for kind, n in client.created if kind == "service"][-1] == local.PROXY
+    assert getattr(proxy, "removed", False)
+
+
+# ------------------------------------------------------------------ manager user-data
+
+
+def test_manager_user_data_writes_the_hub_config_and_enables_the_baked_units(tmp_path):
+    template = REPO / "terraform" / "modules" / "manager" / "templates" / "user-data.sh.tftpl"
+    hub_config = json.dumps({"name": "swarmhub", "hub": {"port": 8000}})
+    names = (
+        "region name manager_ip eni_id prefix_length gateway volume_id state_dir efs_id "
+        "efs_mount join_token_param github_secret_param kms_key_arn worker_asg_name "
+        "queue_url domain letsencrypt_email"
+    )
+    values = dict.fromkeys(names.split(), "x")
+    # Terraform's base64gzip(): gzip, then base64.
+    values["hub_config_b64gz"] = base64.b64encode(gzip.compress(hub_config.encode())).decode()
+    user_data = render_tftpl(template, values)
+    script = tmp_path / "user-data.sh"
+    script.write_text(user_data)
+    assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
+
+    [line] = [x for x in user_data.splitlines() if "hub-config.json" in x and "base64" in x]
+    out = tmp_path / "hub-config.json"
+    subprocess.run(
+        ["bash", "-c", line.replace("/etc/swarmhub/hub-config.json", shlex.quote(str(out)))],
+        check=True,
+    )
+    assert json.loads(out.read_text()) == json.loads(hub_config)
+
+    units = REPO / "cookbooks" / "swarmhub_worker" / "templates"
+    for unit in ("swarmhub-hub.service", "swarmhub-lifecycle.service"):
+        assert f"systemctl enable --now {unit}" in user_data
+        assert (units / f"{unit}.erb").is_file()
+    # The swarm and the token are the baked unit's job, at every start of it.
+    assert "docker swarm init" not in user_data and "put-parameter" not in user_data
+    env_keys = {
+        line.split("=", 1)[0]
+        for line in user_data.split("<<'SWARMHUB_ENV'\n")[1].split("SWARMHUB_ENV\n")[0].splitlines()
+    }
+    script_text = MANAGER_UP.read_text()
+    needed = set(re.findall(r'"\$\{(SWARMHUB_[A-Z_]+|AWS_[A-Z_]+):\?\}"', script_text))
+    assert len(needed) >= 10
+    assert needed - {"SWARMHUB_HUB_IMAGE", "SWARMHUB_NOTEBOOK_IMAGE"} <= env_keys
+    lifecycle = (units / "swarmhub-lifecycle.service.erb").read_text()
+    for key in ("SWARMHUB_LIFECYCLE_QUEUE_URL", "SWARMHUB_WORKER_ASG", "AWS_DEFAULT_REGION"):
+        assert key in env_keys and f"${{{key}}}" in lifecycle
+
+
+# ------------------------------------------------------------------ syntax
+
+
+@pytest.mark.parametrize("path", [EFS_MOUNT, MANAGER_UP], ids=lambda p: p.name)
+def test_shell_scripts_are_posix_sh(path):
+    text = path.read_text()
+    assert text.startswith("#!/bin/sh\n") and "\nset -eu\n" in text
+    assert os.access(path, os.X_OK)
+    assert subprocess.run(["sh", "-n", str(path)], check=False).returncode == 0
+
+
+def test_engine_label_script_is_stdlib_python():
+    text = ENGINE_LABEL.read_text()
+    assert text.startswith("#!/usr/bin/python3\n")
+    assert os.access(ENGINE_LABEL, os.X_OK)
+    compile(text, str(ENGINE_LABEL), "exec")
+    imports = {
+        line.split()[1].split(".")[0]
+        for line in text.splitlines()
+        if line.startswith(("import ", "from "))
+    }
+    assert imports <= {"json", "os", "sys", "time", "urllib"}
+
+
+def test_shell_scripts_pass_shellcheck():
+    shellcheck = shutil.which("shellcheck")
+    if not shellcheck:  # not yet in scripts/install-deps: optional here
+        pytest.skip("shellcheck is not installed")
+    checks = REPO / "images" / "worker" / "checks.sh"
+    result = subprocess.run(
+        [shellcheck, "-s", "sh", str(EFS_MOUNT), str(MANAGER_UP), str(checks)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
