@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from swarmhub.config.autoscaler import _DAYS, _HHMM, AutoscalerConfig
+from swarmhub.config.autoscaler import _DAYS, _HHMM, AutoscalerConfig, weekdays
 from swarmhub.config.types import Bytes, Strict
 from swarmhub.errors import SwarmhubError
 
@@ -54,11 +54,7 @@ class Session(Strict):
     @field_validator("days")
     @classmethod
     def _days(cls, value: list[str]) -> list[str]:
-        out = [d.lower()[:3] for d in value]
-        for day in out:
-            if day not in _DAYS:
-                raise ValueError(f"'{day}' is not a weekday (mon..sun)")
-        return out
+        return weekdays(value)
 
     @field_validator("start")
     @classmethod

@@ -13,6 +13,15 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
+def weekdays(value: list[str]) -> list[str]:
+    """Normalise weekday names to mon..sun; an unknown one is an error."""
+    out = [d.lower()[:3] for d in value]
+    for day in out:
+        if day not in _DAYS:
+            raise ValueError(f"'{day}' is not a weekday (mon..sun)")
+    return out
+
+
 class BusyWindow(Strict):
     """A known busy time, e.g. a lab: at least `min_nodes` from `start` to `end`."""
 
@@ -25,11 +34,7 @@ class BusyWindow(Strict):
     @field_validator("days")
     @classmethod
     def _days(cls, value: list[str]) -> list[str]:
-        out = [d.lower()[:3] for d in value]
-        for day in out:
-            if day not in _DAYS:
-                raise ValueError(f"'{day}' is not a weekday (mon..sun)")
-        return out
+        return weekdays(value)
 
     @field_validator("start", "end")
     @classmethod

@@ -82,6 +82,23 @@ class Stack:
             time.sleep(0.25)
         raise AssertionError(f"server of {user} not {'ready' if ready else 'stopped'}: {server}")
 
+    def login(self, user: str, password: str | None = None) -> requests.Session:
+        """Sign in through the hub's login form, as a browser does; the session has the cookie."""
+        s = requests.Session()
+        s.get(f"{self.url}/hub/login", timeout=30)
+        r = s.post(
+            f"{self.url}/hub/login",
+            data={
+                "username": user,
+                "password": password or self.secret("swarmhub-user-password"),
+                "_xsrf": s.cookies.get("_xsrf"),
+            },
+            timeout=30,
+            allow_redirects=False,
+        )
+        assert r.status_code == 302, f"login of {user} refused: {r.status_code}"
+        return s
+
     def ensure_user(self, user: str) -> None:
         r = self.api("POST", f"/users/{user}")
         assert r.status_code in (201, 409), r.text
@@ -96,8 +113,13 @@ class Stack:
         )
 
 
-async def execute(stack: Stack, user: str, token: str, kernel_id: str, code: str) -> str:
-    """Run `code` in a kernel over its websocket; return what it printed or returned."""
+async def execute(
+    stack: Stack, user: str, token: str, kernel_id: str, code: str, *, until_busy: bool = False
+) -> str:
+    """Run `code` in a kernel over its websocket; return what it printed or returned.
+
+    until_busy: return as soon as the kernel reports busy (the code keeps running).
+    """
     import websockets
 
     url = f"ws://127.0.0.1:{stack.port}/user/{user}/api/kernels/{kernel_id}/channels"
@@ -126,6 +148,8 @@ async def execute(stack: Stack, user: str, token: str, kernel_id: str, code: str
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             kind = msg["msg_type"]
+            if until_busy and kind == "status" and msg["content"]["execution_state"] == "busy":
+                return ""
             if kind == "stream":
                 out.append(msg["content"]["text"])
             elif kind == "execute_result":

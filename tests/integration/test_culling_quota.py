@@ -9,18 +9,16 @@ the end, so the other modules never see the short timeout.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import time
-import uuid
 
 import docker
 import pytest
 import requests
 import yaml
 
-from tests.integration.stack import Stack, cli
+from tests.integration.stack import Stack, cli, execute
 
 pytestmark = pytest.mark.integration
 
@@ -77,40 +75,6 @@ def _fill(stack: Stack, user: str, size: int) -> None:
     os.chown(home / "data.bin", 1000, 1000)
 
 
-async def _run_in_background(stack: Stack, user: str, token: str, kernel_id: str, code: str):
-    """Send `code` to the kernel and return once it is busy; the kernel keeps running."""
-    import websockets
-
-    url = f"ws://127.0.0.1:{stack.port}/user/{user}/api/kernels/{kernel_id}/channels"
-    msg_id = uuid.uuid4().hex
-    request = {
-        "header": {
-            "msg_id": msg_id,
-            "username": user,
-            "session": uuid.uuid4().hex,
-            "msg_type": "execute_request",
-            "version": "5.3",
-        },
-        "parent_header": {},
-        "metadata": {},
-        "content": {"code": code, "silent": False, "store_history": False},
-        "channel": "shell",
-        "buffers": [],
-    }
-    async with websockets.connect(
-        url, additional_headers={"Authorization": f"token {token}"}, open_timeout=30
-    ) as ws:
-        await ws.send(json.dumps(request))
-        while True:
-            msg = json.loads(await ws.recv())
-            if (
-                msg.get("parent_header", {}).get("msg_id") == msg_id
-                and msg["msg_type"] == "status"
-                and msg["content"]["execution_state"] == "busy"
-            ):
-                return
-
-
 # Busy and saying so: a long computation that reports progress (IOPub output).
 BUSY_LOUD = "import time\nfor i in range(80):\n    print(i, flush=True)\n    time.sleep(5)\n"
 # Busy and silent: jupyter_server counts only IOPub messages as kernel activity.
@@ -131,7 +95,7 @@ def culled(short_culler: Stack):
                 user, "/api/kernels", token, method="POST", json={"name": "python3"}
             )
             assert kernel.status_code == 201, kernel.text
-            asyncio.run(_run_in_background(stack, user, token, kernel.json()["id"], code))
+            asyncio.run(execute(stack, user, token, kernel.json()["id"], code, until_busy=True))
     started = time.monotonic()
     # Timeout + two culler rounds + one activity report + slack.
     deadline = started + TIMEOUT + 2 * 15 + 15 + 45
@@ -193,19 +157,7 @@ def test_over_the_soft_quota_the_hub_pages_warn(short_culler: Stack):
     _fill(stack, user, 2 * MiB)
     try:
         stack.start(user)  # the soft limit only warns
-        s = requests.Session()
-        s.get(f"{stack.url}/hub/login", timeout=30)
-        r = s.post(
-            f"{stack.url}/hub/login",
-            data={
-                "username": user,
-                "password": stack.secret("swarmhub-user-password"),
-                "_xsrf": s.cookies.get("_xsrf"),
-            },
-            timeout=30,
-            allow_redirects=False,
-        )
-        assert r.status_code == 302
+        s = stack.login(user)
         home = s.get(f"{stack.url}/hub/home", timeout=30)
         assert home.status_code == 200
         assert "over the warning level of 1M" in home.text

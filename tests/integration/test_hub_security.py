@@ -32,23 +32,6 @@ def two_servers(stack: Stack):
         stack.stop(user)
 
 
-def _login(stack: Stack, user: str) -> requests.Session:
-    s = requests.Session()
-    s.get(f"{stack.url}/hub/login", timeout=30)
-    r = s.post(
-        f"{stack.url}/hub/login",
-        data={
-            "username": user,
-            "password": stack.secret("swarmhub-user-password"),
-            "_xsrf": s.cookies.get("_xsrf"),
-        },
-        timeout=30,
-        allow_redirects=False,
-    )
-    assert r.status_code == 302, r.status_code
-    return s
-
-
 def test_unauthenticated_requests_are_refused(stack: Stack, two_servers):
     for method, path in [
         ("GET", "/hub/api/users"),
@@ -73,7 +56,7 @@ def test_one_users_token_or_cookie_cannot_reach_another_users_server(stack: Stac
     assert stack.via_proxy(B, "/api/kernels", token_a, method="POST", json={}).status_code == 403
     # A's browser session: opening A's server runs the OAuth dance and sets the
     # server's own cookie; the same dance for B's server ends in a refusal.
-    session = _login(stack, A)
+    session = stack.login(A)
     r = session.get(f"{stack.url}/user/{A}/lab", timeout=30)
     assert r.status_code == 200 and r.url.startswith(f"{stack.url}/user/{A}/"), r.url
     assert session.get(f"{stack.url}/user/{A}/api/contents", timeout=30).status_code == 200

@@ -14,24 +14,10 @@ from tests.integration.stack import Stack, cli, execute
 pytestmark = pytest.mark.integration
 
 
-def _login(stack: Stack, user: str, password: str) -> requests.Session:
-    """Sign in through the hub's login form, as a browser does."""
-    s = requests.Session()
-    s.get(f"{stack.url}/hub/login", timeout=30)
-    r = s.post(
-        f"{stack.url}/hub/login",
-        data={"username": user, "password": password, "_xsrf": s.cookies.get("_xsrf")},
-        timeout=30,
-        allow_redirects=False,
-    )
-    assert r.status_code == 302, f"login refused: {r.status_code}"
-    return s
-
-
 def test_login_spawn_kernel_and_home_survives_restart(stack: Stack):
     user = "ada"
     stack.ensure_user(user)
-    session = _login(stack, user, stack.secret("swarmhub-user-password"))
+    session = stack.login(user)
     # A wrong password is refused.
     bad = requests.Session()
     bad.get(f"{stack.url}/hub/login", timeout=30)
