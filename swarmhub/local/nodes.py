@@ -35,6 +35,7 @@ JOIN_SCRIPT = Path(__file__).resolve().parent.parent / "node" / "swarm-join.sh"
 RUN_DIR = Path("/run/swarmhub")
 _FIRST_NODE_HOST = 10  # .1 is the manager (the host), nodes from .11 on
 _READY_TIMEOUT = 90.0
+_DOCKERD_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -234,13 +235,15 @@ def _start_dockerd(cfg: Config, node: LocalNode) -> None:
         args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
     )
     log.close()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + _DOCKERD_TIMEOUT
     while time.monotonic() < deadline:
         if engine.is_up(node.socket):
             return
         time.sleep(0.3)
+    # Say why here: teardown removes the log with the rest of the node.
+    lines = (data / "dockerd.log").read_text(errors="replace").strip().splitlines()[-3:]
     raise SwarmhubError(
-        f"node {node.name}: dockerd did not start", hint=f"see {data / 'dockerd.log'}"
+        f"node {node.name}: dockerd did not start in {_DOCKERD_TIMEOUT:.0f}s: " + " | ".join(lines)
     )
 
 
@@ -263,9 +266,15 @@ def _golden(cfg: Config, images: list[str]) -> Path:
     sock = exec_root / "docker.sock"
     root.mkdir(parents=True)
     echo(f"golden data-root {key}: loading {', '.join(images)}")
+    # A namespace of its own: a dockerd without a bridge deletes `docker0` in
+    # the namespace it starts in, which must never be the host's.
+    netns = f"swarmhub-golden-{key}"
+    run(["ip", "netns", "add", netns], check=False, capture=True, quiet=True)
     with open(root / "dockerd.log", "ab") as log:
         proc = subprocess.Popen(  # noqa: S603 - fixed argument list
             [
+                "nsenter",
+                f"--net=/run/netns/{netns}",
                 "dockerd",
                 "--data-root",
                 str(root / "docker"),
@@ -300,6 +309,7 @@ def _golden(cfg: Config, images: list[str]) -> Path:
         proc.wait(timeout=60)
         _umount_below(exec_root)
         shutil.rmtree(exec_root, ignore_errors=True)
+        run(["ip", "netns", "del", netns], check=False, capture=True, quiet=True)
     (root / "complete").write_text("")
     return root / "docker"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 
 import docker
@@ -145,3 +146,19 @@ def test_status_reports_hub_nodes_and_users(stack: Stack):
     assert "healthy" in proc.stdout
     assert "local-w1" in proc.stdout and "ready" in proc.stdout
     assert "status-user" in proc.stdout
+
+
+def test_deploy_leaves_the_hosts_default_bridge_alone(stack: Stack):
+    """A node's or image loader's engine must never touch the host's networking."""
+    client = docker.from_env()
+    out = client.containers.run("swarmhub/base:" + _base_tag(), ["true"], remove=True)
+    assert out == b""  # `docker run` on the default bridge still works
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert " docker0:" in links
+
+
+def _base_tag() -> str:
+    from swarmhub.config import parse_config
+    from swarmhub.local import images
+
+    return images.base_hash(parse_config({}, "defaults"))
