@@ -123,14 +123,10 @@ def test_a_busy_kernel_that_reports_progress_keeps_its_server(culled):
 
 
 def test_a_silent_busy_kernel_keeps_its_server(culled):
+    """jupyter_server alone counts only IOPub output; the notebook image's
+    swarmhub_activity extension makes a busy kernel count (images/notebook/)."""
     state, _ = culled
-    if not state["cull-silent"]:
-        # Known gap, not a regression: this test passes once the notebook image
-        # reports busy kernels as activity (docs/security.md, "Idle culling").
-        pytest.xfail(
-            "jupyter_server 2.21 counts only IOPub messages as kernel activity: a kernel "
-            "silent for longer than the timeout looks idle"
-        )
+    assert state["cull-silent"] is True
 
 
 def test_over_the_hard_quota_a_spawn_is_refused_with_what_to_delete(short_culler: Stack):
