@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pprint import pformat
 
 from docker.types import RestartPolicy
@@ -29,6 +30,7 @@ from traitlets import Bool, Float, Int, Unicode, default
 
 from swarmhub.hub import labels
 
+DOCKER_THREADS = 8
 _STARTING = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
 
 
@@ -38,7 +40,7 @@ class SwarmhubSpawner(SwarmSpawner):
     )
     home_uid = Int(1000, config=True, help="uid that owns homes (the notebook user).")
     pack = Bool(True, config=True, help="Place servers on the fullest node that fits.")
-    ready_poll = Float(0.25, config=True, help="Seconds between task state checks at start.")
+    ready_poll = Float(0.2, config=True, help="First wait between task state checks at start.")
 
     _quota_verdict = None  # this spawn's verdict, for progress()
     _quota_checked = False
@@ -77,8 +79,21 @@ class SwarmhubSpawner(SwarmSpawner):
                 }
         return await super().create_object()
 
+    # dockerspawner sends every Docker call through one global thread: with a
+    # class starting at once, 20 spawns queue behind each other's polls.
+    # docker-py's client pools its connections, so calls can run side by side.
+    _executor = None
+
+    @property
+    def executor(self):
+        cls = self.__class__
+        if cls._executor is None:
+            cls._executor = ThreadPoolExecutor(DOCKER_THREADS, thread_name_prefix="docker")
+        return cls._executor
+
     async def start_object(self):
-        """Wait for the task to run, polling at a fixed short interval."""
+        """Wait for the task to run: short polls at first, backing off to 1 s."""
+        delay = self.ready_poll
         while True:
             task = await self.get_task()
             if not task:
@@ -86,7 +101,8 @@ class SwarmhubSpawner(SwarmSpawner):
             state = task["Status"]["State"].lower()
             if state not in _STARTING and state != "rejected":
                 break
-            await asyncio.sleep(self.ready_poll)
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.3, 1.0)
         if state != "running":
             raise RuntimeError(
                 f"Service {self.service_name} not running: {pformat(task['Status'])}"
