@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from swarmhub.hub.swarmstate import NodeUsage, snapshot
 
 
@@ -19,6 +22,43 @@ def fullest_fit(nodes: list[NodeUsage], mem: int, cpu: float) -> str | None:
     return max(fits, key=lambda n: (n.mem_reserved, n.cpu_reserved, n.id)).id
 
 
-def choose(api, mem: int, cpu: float) -> str | None:
-    nodes, _ = snapshot(api)
-    return fullest_fit(nodes, mem, cpu)
+class Ledger:
+    """Reservations placed in the last moments, not yet visible in the swarm.
+
+    Concurrent spawns would otherwise all see the same snapshot and pin
+    themselves to the same "fullest" node, where the last ones never fit. A
+    placement is counted here until its spawn finishes (or `ttl` passes); if
+    the swarm already counts it too, packing is briefly conservative, never
+    wrong. Thread-safe: spawners choose from executor threads.
+    """
+
+    def __init__(self, ttl: float = 120.0):
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[str, int, float, float]] = {}
+
+    def choose(self, api, key: str, mem: int, cpu: float) -> str | None:
+        with self._lock:
+            now = time.monotonic()
+            self._held = {k: v for k, v in self._held.items() if now - v[3] < self.ttl}
+            nodes, _ = snapshot(api)
+            for node_id, held_mem, held_cpu, _at in self._held.values():
+                for n in nodes:
+                    if n.id == node_id:
+                        n.mem_reserved += held_mem
+                        n.cpu_reserved += held_cpu
+            chosen = fullest_fit(nodes, mem, cpu)
+            if chosen:
+                self._held[key] = (chosen, mem, cpu, now)
+            return chosen
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._held.pop(key, None)
+
+
+LEDGER = Ledger()
+
+
+def choose(api, mem: int, cpu: float, key: str = "") -> str | None:
+    return LEDGER.choose(api, key or f"anon-{time.monotonic()}", mem, cpu)

@@ -93,16 +93,22 @@ class SwarmhubSpawner(SwarmSpawner):
 
     async def start_object(self):
         """Wait for the task to run: short polls at first, backing off to 1 s."""
+        from swarmhub.hub import placement
+
         delay = self.ready_poll
-        while True:
-            task = await self.get_task()
-            if not task:
-                raise RuntimeError(f"Service {self.service_name} not found")
-            state = task["Status"]["State"].lower()
-            if state not in _STARTING and state != "rejected":
-                break
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.3, 1.0)
+        try:
+            while True:
+                task = await self.get_task()
+                if not task:
+                    raise RuntimeError(f"Service {self.service_name} not found")
+                state = task["Status"]["State"].lower()
+                if state not in _STARTING and state != "rejected":
+                    break
+                await asyncio.sleep(delay)
+                delay = min(delay * 1.3, 1.0)
+        finally:
+            # Placed or failed: from here the swarm's own view counts it.
+            placement.LEDGER.release(self.service_name)
         if state != "running":
             raise RuntimeError(
                 f"Service {self.service_name} not running: {pformat(task['Status'])}"

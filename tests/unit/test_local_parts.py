@@ -88,3 +88,23 @@ def test_quota_verdicts(tmp_path):
     # The measurement is cached beside the homes, not inside the user's home.
     assert (tmp_path / "homes" / ".swarmhub-usage" / "ada.json").exists()
     assert not any(p.name.endswith(".json") for p in home.iterdir())
+
+
+def test_concurrent_placements_do_not_pile_onto_one_node(monkeypatch):
+    """Three spawns see the same snapshot at once; two fit a node: the third goes elsewhere."""
+    from swarmhub.hub import placement
+
+    snap = [_node("a", 0, total=8 * GiB), _node("b", 0, total=8 * GiB)]
+
+    def fresh_snapshot(api):
+        return [NodeUsage(**vars(n)) for n in snap], []
+
+    monkeypatch.setattr(placement, "snapshot", fresh_snapshot)
+    ledger = placement.Ledger()
+    chosen = [ledger.choose(None, f"s{i}", 4 * GiB, 0.1) for i in range(3)]
+    assert chosen[0] == chosen[1]  # packed together
+    assert chosen[2] != chosen[0]  # not pinned where it cannot fit
+    assert ledger.choose(None, "s3", 4 * GiB, 0.1) == chosen[2]
+    assert ledger.choose(None, "s4", 4 * GiB, 0.1) is None  # full: the swarm decides
+    ledger.release("s0")
+    assert ledger.choose(None, "s5", 4 * GiB, 0.1) == chosen[0]
