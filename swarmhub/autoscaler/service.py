@@ -30,7 +30,7 @@ from swarmhub.autoscaler.model import Node, Resources, Server, State
 from swarmhub.autoscaler.pools.base import NodePool
 from swarmhub.hub import labels
 from swarmhub.hub.settings import Settings, load, secret
-from swarmhub.hub.swarmstate import snapshot
+from swarmhub.hub.swarmstate import set_availability, snapshot
 
 log = logging.getLogger("swarmhub.autoscaler")
 
@@ -50,10 +50,7 @@ class DockerSwarmOps:
         return names
 
     def _availability(self, node_id: str, value: str) -> None:
-        node = self.api.inspect_node(node_id)
-        self.api.update_node(
-            node_id, node["Version"]["Index"], {**node["Spec"], "Availability": value}
-        )
+        set_availability(self.api, node_id, value)
 
     def pause(self, node_id: str) -> None:
         self._availability(node_id, "pause")

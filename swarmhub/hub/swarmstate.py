@@ -83,3 +83,9 @@ def snapshot(api) -> tuple[list[NodeUsage], list[PendingServer]]:
         node.user_servers.append(user)
     workers = [n for n in nodes.values() if n.role == "worker"]
     return workers, pending
+
+
+def set_availability(api, node_id: str, value: str) -> None:
+    """active | pause | drain, through a manager's low-level API."""
+    node = api.inspect_node(node_id)
+    api.update_node(node_id, node["Version"]["Index"], {**node["Spec"], "Availability": value})

@@ -239,11 +239,7 @@ def _pidfile(cfg: Config) -> Path:
 
 
 def running(cfg: Config) -> bool:
-    try:
-        os.kill(int(_pidfile(cfg).read_text()), 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return False
-    return True
+    return nodes.pid_alive(_pidfile(cfg))
 
 
 def ensure(cfg: Config) -> None:

@@ -134,13 +134,17 @@ def list_nodes(cfg: Config) -> list[LocalNode]:
     return sorted(out, key=lambda n: n.index)
 
 
-def dockerd_alive(node: LocalNode) -> bool:
+def pid_alive(pidfile: Path) -> bool:
+    """Whether the process a pidfile names is running."""
     try:
-        pid = int(node.pidfile.read_text())
-        os.kill(pid, 0)
+        os.kill(int(pidfile.read_text()), 0)
     except (FileNotFoundError, ValueError, ProcessLookupError):
         return False
     return True
+
+
+def dockerd_alive(node: LocalNode) -> bool:
+    return pid_alive(node.pidfile)
 
 
 def next_free(cfg: Config, exclude: set[str] = frozenset()) -> LocalNode:
@@ -438,10 +442,9 @@ def _swarm_nodes_of(node: LocalNode) -> list[str]:
 
 
 def drain(node_id: str) -> None:
-    api = engine.client().api
-    spec = api.inspect_node(node_id)
-    new = dict(spec["Spec"], Availability="drain")
-    api.update_node(node_id, spec["Version"]["Index"], new)
+    from swarmhub.hub.swarmstate import set_availability
+
+    set_availability(engine.client().api, node_id, "drain")
 
 
 def tasks_on(node_id: str) -> list[dict]:

@@ -99,6 +99,17 @@ class Stack:
         assert r.status_code == 302, f"login of {user} refused: {r.status_code}"
         return s
 
+    def put_text(self, user: str, token: str, name: str, text: str) -> None:
+        """Save a text file in the user's home through their server's contents API."""
+        r = self.via_proxy(
+            user,
+            f"/api/contents/{name}",
+            token,
+            method="PUT",
+            json={"type": "file", "format": "text", "content": text},
+        )
+        assert r.status_code in (200, 201), r.text
+
     def ensure_user(self, user: str) -> None:
         r = self.api("POST", f"/users/{user}")
         assert r.status_code in (201, 409), r.text

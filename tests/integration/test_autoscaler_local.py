@@ -127,14 +127,7 @@ def test_a_dead_node_is_noticed_cleaned_out_and_its_user_starts_elsewhere(
     stack.ensure_user(user)
     stack.start(user)
     token = stack.user_token(user)
-    put = stack.via_proxy(
-        user,
-        "/api/contents/essay.txt",
-        token,
-        method="PUT",
-        json={"type": "file", "format": "text", "content": "draft 3"},
-    )
-    assert put.status_code in (200, 201), put.text
+    stack.put_text(user, token, "essay.txt", "draft 3")
     dead_id = _node_of(client, user)
     instance = _workers(client)[dead_id]["Description"]["Engine"]["Labels"][INSTANCE_ID]
     (dead,) = [n for n in nodes.list_nodes(cfg) if n.instance_id == instance]

@@ -48,14 +48,7 @@ def test_login_spawn_kernel_and_home_survives_restart(stack: Stack):
     result = asyncio.run(execute(stack, user, token, kernel.json()["id"], "print(6 * 7)"))
     assert result.strip() == "42"
 
-    put = stack.via_proxy(
-        user,
-        "/api/contents/notes.txt",
-        token,
-        method="PUT",
-        json={"type": "file", "format": "text", "content": "kept across restarts"},
-    )
-    assert put.status_code in (200, 201), put.text
+    stack.put_text(user, token, "notes.txt", "kept across restarts")
     on_host = stack.homes_dir / user / "notes.txt"
     assert on_host.read_text() == "kept across restarts"
     assert on_host.stat().st_uid == 1000  # the notebook user, not root

@@ -18,14 +18,7 @@ def test_destroy_removes_everything_but_homes(stack: Stack):
     stack.ensure_user(user)
     stack.start(user)
     token = stack.user_token(user)
-    r = stack.via_proxy(
-        user,
-        "/api/contents/thesis.txt",
-        token,
-        method="PUT",
-        json={"type": "file", "format": "text", "content": "chapter 1"},
-    )
-    assert r.status_code in (200, 201), r.text
+    stack.put_text(user, token, "thesis.txt", "chapter 1")
 
     cli("destroy", config=stack.config)
 
