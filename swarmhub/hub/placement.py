@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -30,18 +31,30 @@ class Ledger:
     placement is counted here until its spawn finishes (or `ttl` passes); if
     the swarm already counts it too, packing is briefly conservative, never
     wrong. Thread-safe: spawners choose from executor threads.
+
+    Spawns waiting for room ask again every second; one swarm snapshot serves
+    them all for `max_age` seconds. Every placement is in the ledger, and a
+    release (the server now counts in the swarm) drops the cached snapshot, so
+    a cached view never hides a placement.
     """
 
-    def __init__(self, ttl: float = 120.0):
+    def __init__(self, ttl: float = 120.0, max_age: float = 1.0):
         self.ttl = ttl
+        self.max_age = max_age
         self._lock = threading.Lock()
         self._held: dict[str, tuple[str, int, float, float]] = {}
+        self._snapshot: list[NodeUsage] | None = None
+        self._snapshot_at = 0.0
 
     def choose(self, api, key: str, mem: int, cpu: float) -> str | None:
         with self._lock:
             now = time.monotonic()
             self._held = {k: v for k, v in self._held.items() if now - v[3] < self.ttl}
-            nodes, _ = snapshot(api)
+            self._held.pop(key, None)  # asking again: the old answer no longer holds
+            if self._snapshot is None or now - self._snapshot_at > self.max_age:
+                self._snapshot, _ = snapshot(api)
+                self._snapshot_at = now
+            nodes = [dataclasses.replace(n) for n in self._snapshot]
             for node_id, held_mem, held_cpu, _at in self._held.values():
                 for n in nodes:
                     if n.id == node_id:
@@ -54,7 +67,8 @@ class Ledger:
 
     def release(self, key: str) -> None:
         with self._lock:
-            self._held.pop(key, None)
+            if self._held.pop(key, None) is not None:
+                self._snapshot = None
 
 
 LEDGER = Ledger()

@@ -34,6 +34,10 @@ DOCKER_THREADS = 8
 _STARTING = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
 
 
+def _gib(n: int) -> str:
+    return f"{n / 1024**3:.1f} GiB"
+
+
 class SwarmhubSpawner(SwarmSpawner):
     homes_hub_dir = Unicode(
         "/homes", config=True, help="Where the hub container sees every user's home."
@@ -41,9 +45,14 @@ class SwarmhubSpawner(SwarmSpawner):
     home_uid = Int(1000, config=True, help="uid that owns homes (the notebook user).")
     pack = Bool(True, config=True, help="Place servers on the fullest node that fits.")
     ready_poll = Float(0.2, config=True, help="First wait between task state checks at start.")
+    room_poll = Float(1.0, config=True, help="Seconds between looks for a node with room.")
+    room_margin = Float(
+        10.0, config=True, help="Stop waiting for room this long before start_timeout."
+    )
 
     _quota_verdict = None  # this spawn's verdict, for progress()
     _quota_checked = False
+    _placed = True  # False from start() until this spawn has a node (or gave up)
 
     @default("extra_task_spec")
     def _default_task_spec(self):
@@ -60,24 +69,33 @@ class SwarmhubSpawner(SwarmSpawner):
     async def start(self):
         self._quota_checked = False
         self._quota_verdict = None
+        self._placed = False
         return await super().start()
 
     async def create_object(self):
-        self._ensure_home()
-        self._refuse_over_quota()
-        if self.pack:
-            node_id = await self._choose_node()
-            if node_id:
-                constraints = [
-                    c
-                    for c in (self.extra_placement_spec.get("constraints") or [])
-                    if not c.startswith("node.id")
-                ]
-                self.extra_placement_spec = {
-                    **self.extra_placement_spec,
-                    "constraints": [*constraints, f"node.id=={node_id}"],
-                }
-        return await super().create_object()
+        try:
+            self._ensure_home()
+            self._refuse_over_quota()
+            node_id = await self._wait_for_room() if self.pack else None
+        finally:
+            self._placed = True  # progress() stops saying "waiting for a node"
+        if node_id:
+            constraints = [
+                c
+                for c in (self.extra_placement_spec.get("constraints") or [])
+                if not c.startswith("node.id")
+            ]
+            self.extra_placement_spec = {
+                **self.extra_placement_spec,
+                "constraints": [*constraints, f"node.id=={node_id}"],
+            }
+        try:
+            return await super().create_object()
+        except BaseException:
+            from swarmhub.hub import placement
+
+            placement.LEDGER.release(self.service_name)  # no server will use the room
+            raise
 
     # dockerspawner sends every Docker call through one global thread: with a
     # class starting at once, 20 spawns queue behind each other's polls.
@@ -189,6 +207,17 @@ class SwarmhubSpawner(SwarmSpawner):
         verdict = self._quota_verdict
         if verdict and verdict.over_soft:
             yield {"progress": 10, "message": f"Warning: {verdict.message}"}
+        # Until a node has room, say so (the class's first minutes on a cold pool).
+        told = False
+        while not self._placed:
+            if self._waiting_for_room and not told:
+                told = True
+                yield {
+                    "progress": 20,
+                    "message": "Every node is full: a new one is starting, "
+                    "your server will start on it (about a minute).",
+                }
+            await asyncio.sleep(0.5)
         async for event in super().progress():
             yield event
 
@@ -199,18 +228,51 @@ class SwarmhubSpawner(SwarmSpawner):
 
     # --- packing -------------------------------------------------------------
 
-    async def _choose_node(self) -> str | None:
+    _waiting_for_room = False
+
+    async def _wait_for_room(self) -> str | None:
+        """The node this server goes to; while no node has room, wait for one.
+
+        The server's service is only created once a node fits it, and then pinned
+        there. Leaving it to the swarm instead (a task pending for resources) is
+        not enough: Swarm does not reliably look at a pending task again when a
+        new node joins, and the server can sit pending until the start timeout.
+        While we wait the hub shows the server as starting, which the autoscaler
+        counts as demand; the spawn page says that a node is on its way.
+        """
         from swarmhub.hub import placement
 
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                None,
-                placement.choose,
-                self.client,
-                self.mem_guarantee or 0,
-                self.cpu_guarantee or 0,
-            )
-        except Exception:
-            # Packing is an optimisation: if it fails, the swarm places the server.
-            self.log.exception("packing failed; leaving placement to the swarm")
-            return None
+        mem, cpu = self.mem_guarantee or 0, self.cpu_guarantee or 0
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + max(1.0, self.start_timeout - self.room_margin)
+        while True:
+            try:
+                node_id = await loop.run_in_executor(
+                    self.executor, placement.choose, self.client, mem, cpu, self.service_name
+                )
+            except Exception:
+                # Packing is an optimisation: if it fails, the swarm places the server.
+                self.log.exception("packing failed; leaving placement to the swarm")
+                return None
+            if node_id is not None:
+                self._waiting_for_room = False
+                return node_id
+            if not self._waiting_for_room:
+                self._waiting_for_room = True
+                self.log.info(
+                    "No worker has room for %s's server (%s, %g CPU); waiting for a node",
+                    self.user.name,
+                    _gib(mem),
+                    cpu,
+                )
+            if loop.time() >= give_up:
+                self._waiting_for_room = False
+                message = (
+                    f"No worker node had room for a server of {_gib(mem)} and {cpu:g} CPU "
+                    f"within {self.start_timeout} s: the autoscaler may be at max_nodes, "
+                    "or a new node did not come up. Please try again in a few minutes."
+                )
+                err = web.HTTPError(503, message)
+                err.jupyterhub_message = message
+                raise err
+            await asyncio.sleep(self.room_poll)

@@ -82,6 +82,29 @@ class Stack:
             time.sleep(0.25)
         raise AssertionError(f"server of {user} not {'ready' if ready else 'stopped'}: {server}")
 
+    def progress_messages(self, user: str, timeout: float) -> list[str]:
+        """The messages of the spawn page's progress stream for the user's next
+        spawn (call it beside `start`: it waits for the spawn to begin)."""
+        deadline = time.monotonic() + timeout
+        headers = {"Authorization": f"token {self.secret('swarmhub-cli-token')}"}
+        url = f"{self.url}/hub/api/users/{user}/server/progress"
+        while time.monotonic() < deadline:
+            with requests.get(url, headers=headers, stream=True, timeout=timeout) as r:
+                if r.status_code in (400, 404):  # not started yet
+                    time.sleep(0.1)
+                    continue
+                assert r.status_code == 200, r.text
+                messages = []
+                for line in r.iter_lines(decode_unicode=True):
+                    if not line or not line.startswith("data:"):
+                        continue
+                    event = json.loads(line[len("data:") :])
+                    messages.append(event.get("message", ""))
+                    if event.get("ready") or event.get("failed"):
+                        return messages
+                return messages
+        raise AssertionError(f"no progress stream for {user} within {timeout:.0f}s")
+
     def login(self, user: str, password: str | None = None) -> requests.Session:
         """Sign in through the hub's login form, as a browser does; the session has the cookie."""
         s = requests.Session()

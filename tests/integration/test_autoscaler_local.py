@@ -6,6 +6,7 @@ The stack is re-deployed with reservations that fit K=2 servers on a node
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import time
 
 import docker
@@ -87,34 +88,44 @@ def test_scale_out_packs_and_scale_in_spares_busy_nodes(scaling_stack: Stack):
     client = docker.from_env()
     cfg = load_config(stack.config)
     assert len(nodes.list_nodes(cfg)) == 1
-    for user in ("pack1", "pack2", "pack3"):
+    users = ("pack1", "pack2", "pack3")
+    for user in users:
         stack.ensure_user(user)
 
-    # Two servers fill the one node, and packing puts them together.
-    stack.start("pack1")
-    stack.start("pack2")
-    first = _node_of(client, "pack1")
-    assert _node_of(client, "pack2") == first
-
-    # The third fits nowhere: it waits, a node joins, and it starts there
-    # without anyone doing anything.
+    # A class arrives at once: three servers where two fit the one node. Two
+    # pack together there; the third waits for room (the spawn page says so),
+    # a node joins, and it starts there without anyone doing anything.
     t0 = time.monotonic()
-    stack.start("pack3", timeout=150)
-    third = _node_of(client, "pack3")
-    assert third != first
+    with cf.ThreadPoolExecutor(2 * len(users)) as pool:
+        said = {u: pool.submit(stack.progress_messages, u, 150) for u in users}
+        took = {u: pool.submit(stack.start, u, timeout=150) for u in users}
+        said = {u: f.result() for u, f in said.items()}
+        took = {u: round(f.result(), 1) for u, f in took.items()}
+    print(f"scale-out: the burst was running after {time.monotonic() - t0:.1f}s ({took})")
+    where = {u: _node_of(client, u) for u in users}
+    by_node: dict[str, list[str]] = {}
+    for user, node_id in where.items():
+        by_node.setdefault(node_id, []).append(user)
+    assert sorted(len(v) for v in by_node.values()) == [1, 2], where  # packed, not spread
+    (late,) = next(v for v in by_node.values() if len(v) == 1)
+    (first,) = [n for n, v in by_node.items() if len(v) == 2]
+    early, other = by_node[first]
+    third = where[late]
     assert len(_workers(client)) == 2
-    print(f"scale-out: pending server ran on a new node after {time.monotonic() - t0:.1f}s")
+    assert any("a new one is starting" in m for m in said[late]), said[late]
+    for user in (early, other):
+        assert not any("a new one is starting" in m for m in said[user]), said[user]
 
     # The new node's only user leaves: after the cooldown that node goes.
-    stack.stop("pack3")
+    stack.stop(late)
     _wait(lambda: third not in _workers(client), 90, "the emptied node to be removed")
-    # pack2 leaves too, but pack1 still works on the first node: it stays.
-    stack.stop("pack2")
+    # Another leaves too, but one still works on the first node: it stays.
+    stack.stop(other)
     time.sleep(25)  # longer than the cooldown plus a poll
     assert first in _workers(client)
-    assert stack.server("pack1").get("ready") is True
-    assert _node_of(client, "pack1") == first
-    stack.stop("pack1")
+    assert stack.server(early).get("ready") is True
+    assert _node_of(client, early) == first
+    stack.stop(early)
 
 
 def test_a_dead_node_is_noticed_cleaned_out_and_its_user_starts_elsewhere(

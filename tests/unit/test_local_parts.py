@@ -108,3 +108,35 @@ def test_concurrent_placements_do_not_pile_onto_one_node(monkeypatch):
     assert ledger.choose(None, "s4", 4 * GiB, 0.1) is None  # full: the swarm decides
     ledger.release("s0")
     assert ledger.choose(None, "s5", 4 * GiB, 0.1) == chosen[0]
+
+
+def test_spawns_waiting_for_room_share_a_snapshot_and_see_released_room(monkeypatch):
+    """Waiting spawns ask every second: one swarm read serves them, a release
+    forces a fresh read, and asking again does not hold room twice."""
+    from swarmhub.hub import placement
+
+    snap = [_node("a", 0, total=8 * GiB)]
+    reads = []
+
+    def counting_snapshot(api):
+        reads.append(1)
+        return [NodeUsage(**vars(n)) for n in snap], []
+
+    monkeypatch.setattr(placement, "snapshot", counting_snapshot)
+    ledger = placement.Ledger(max_age=60)
+    assert ledger.choose(None, "s0", 4 * GiB, 0.1) == "a"
+    assert ledger.choose(None, "s1", 4 * GiB, 0.1) == "a"
+    for _ in range(5):  # a third waits; its retries reuse the snapshot
+        assert ledger.choose(None, "s2", 4 * GiB, 0.1) is None
+    assert len(reads) == 1
+    # s0's server is now running: the swarm counts it and the ledger lets go.
+    snap[0].mem_reserved = 4 * GiB
+    ledger.release("s0")
+    assert ledger.choose(None, "s2", 4 * GiB, 0.1) is None  # s1 still holds the rest
+    assert len(reads) == 2
+    # s0 stops: its room comes back on the next read.
+    snap[0].mem_reserved = 0
+    ledger.release("s1")
+    assert ledger.choose(None, "s2", 4 * GiB, 0.1) == "a"
+    assert ledger.choose(None, "s2", 4 * GiB, 0.1) == "a"  # same key: held once
+    assert ledger.choose(None, "s3", 4 * GiB, 0.1) == "a"
