@@ -96,11 +96,18 @@ def hub_starting(session: requests.Session, api_url: str) -> set[str]:
 
 def gather(s: Settings, api, pool: NodePool, memory: Memory, starting: set[str], now) -> State:
     workers, waiting = snapshot(api)
+    shape = _node_shape(workers, api)
     pool_nodes = {p.swarm_id: p for p in pool.list_nodes() if p.swarm_id}
     nodes, servers = [], []
     for w in workers:
         if w.state == "down" and not w.user_servers:
             continue  # a dead instance: the pool's reconciler removes it
+        sized = w.mem_total > 0
+        if not sized:
+            # Joined a moment ago and not yet reporting its resources: it is
+            # the node a scale-out asked for, about to offer a node's worth.
+            # (Counted as empty, it would look like no supply and ask again.)
+            w.mem_total, w.cpu_total = shape.mem, shape.cpu
         if w.user_servers:
             memory.empty_since.pop(w.id, None)
         else:
@@ -109,7 +116,7 @@ def gather(s: Settings, api, pool: NodePool, memory: Memory, starting: set[str],
         nodes.append(
             Node(
                 id=w.id,
-                ready=w.state == "ready",
+                ready=w.state == "ready" and sized,
                 mem_total=w.mem_total,
                 cpu_total=w.cpu_total,
                 mem_reserved=w.mem_reserved,
@@ -132,7 +139,6 @@ def gather(s: Settings, api, pool: NodePool, memory: Memory, starting: set[str],
         servers.append(Server(user, None, pending=True, mem=slot.mem, cpu=slot.cpu))
     # Joined, Ready or not: a node that joined a moment ago is no longer in flight.
     joined = len(nodes)
-    shape = _node_shape(workers, api)
     return State(
         nodes=tuple(nodes),
         servers=tuple(servers),
