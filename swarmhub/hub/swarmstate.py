@@ -85,7 +85,23 @@ def snapshot(api) -> tuple[list[NodeUsage], list[PendingServer]]:
     return workers, pending
 
 
-def set_availability(api, node_id: str, value: str) -> None:
-    """active | pause | drain, through a manager's low-level API."""
-    node = api.inspect_node(node_id)
-    api.update_node(node_id, node["Version"]["Index"], {**node["Spec"], "Availability": value})
+def set_availability(api, node_id: str, value: str, attempts: int = 3) -> None:
+    """active | pause | drain, through a manager's low-level API.
+
+    Re-reads and retries when someone else changed the node in between
+    ("update out of sequence"); a node already at `value` is left alone.
+    """
+    from docker.errors import APIError
+
+    for attempt in range(attempts):
+        node = api.inspect_node(node_id)
+        if node["Spec"].get("Availability") == value:
+            return
+        try:
+            api.update_node(
+                node_id, node["Version"]["Index"], {**node["Spec"], "Availability": value}
+            )
+            return
+        except APIError as exc:
+            if "out of sequence" not in str(exc) or attempt == attempts - 1:
+                raise

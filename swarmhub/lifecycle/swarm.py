@@ -20,10 +20,11 @@ import time
 from collections.abc import Callable
 
 import docker
-from docker.errors import APIError, ImageNotFound, NotFound
+from docker.errors import ImageNotFound, NotFound
 from docker.types import RestartPolicy, ServiceMode
 
 from swarmhub.errors import SwarmhubError
+from swarmhub.hub.swarmstate import set_availability
 from swarmhub.lifecycle import labels
 from swarmhub.lifecycle.interfaces import SwarmNode
 
@@ -95,25 +96,10 @@ class DockerSwarm:
         return None
 
     def drain(self, node_id: str) -> None:
-        for attempt in range(3):
-            try:
-                attrs = self._docker.api.inspect_node(node_id)
-            except NotFound:
-                return
-            spec = attrs["Spec"]
-            if spec.get("Availability") == "drain":
-                return
-            try:
-                self._docker.api.update_node(
-                    node_id, attrs["Version"]["Index"], {**spec, "Availability": "drain"}
-                )
-                return
-            except NotFound:
-                return
-            except APIError as exc:
-                # "update out of sequence": someone else changed the node; re-read.
-                if "out of sequence" not in str(exc) or attempt == 2:
-                    raise
+        try:
+            set_availability(self._docker.api, node_id, "drain")
+        except NotFound:
+            return  # already gone
 
     def user_servers(self, node_id: str) -> list[str]:
         services = self._docker.api.services(filters={"label": f"{labels.USER_SERVER}=true"})

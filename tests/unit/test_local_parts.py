@@ -140,3 +140,51 @@ def test_spawns_waiting_for_room_share_a_snapshot_and_see_released_room(monkeypa
     assert ledger.choose(None, "s2", 4 * GiB, 0.1) == "a"
     assert ledger.choose(None, "s2", 4 * GiB, 0.1) == "a"  # same key: held once
     assert ledger.choose(None, "s3", 4 * GiB, 0.1) == "a"
+
+
+class _RacyNodeApi:
+    """A manager's node API where someone else updates the node once, between
+    our read and our write (what the lifecycle handler and the autoscaler can do)."""
+
+    def __init__(self, races: int):
+        self.races = races
+        self.spec = {"Role": "worker", "Availability": "active", "Labels": {"a": "b"}}
+        self.version = 10
+        self.writes = 0
+
+    def inspect_node(self, node_id):
+        return {"ID": node_id, "Version": {"Index": self.version}, "Spec": dict(self.spec)}
+
+    def update_node(self, node_id, version, spec):
+        import docker.errors
+
+        self.writes += 1
+        if self.races:
+            self.races -= 1
+            self.version += 1
+            raise docker.errors.APIError("rpc error: update out of sequence")
+        assert version == self.version, "wrote with a stale version"
+        self.spec = spec
+        self.version += 1
+
+
+def test_set_availability_rereads_after_a_concurrent_update_and_keeps_the_spec():
+    from swarmhub.hub.swarmstate import set_availability
+
+    api = _RacyNodeApi(races=1)
+    set_availability(api, "n1", "drain")
+    assert api.spec == {"Role": "worker", "Availability": "drain", "Labels": {"a": "b"}}
+    assert api.writes == 2
+    set_availability(api, "n1", "drain")  # already drained: no write at all
+    assert api.writes == 2
+
+
+def test_set_availability_gives_up_after_repeated_races():
+    import docker.errors
+
+    from swarmhub.hub.swarmstate import set_availability
+
+    api = _RacyNodeApi(races=5)
+    with pytest.raises(docker.errors.APIError, match="out of sequence"):
+        set_availability(api, "n1", "pause")
+    assert api.spec["Availability"] == "active"
