@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import contextlib
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -48,7 +50,11 @@ def burst(stack: Stack, users: list[str]) -> tuple[float, float | None]:
 
     with cf.ThreadPoolExecutor(len(users) + 1) as pool:
         watcher = pool.submit(watch)
-        list(pool.map(lambda u: stack.start(u, timeout=300), users))
+        try:
+            list(pool.map(lambda u: stack.start(u, timeout=300), users))
+        except AssertionError:
+            _show_hub_log()
+            raise
         all_running = time.monotonic() - t0
         if not new_node_at:
             new_node_at.append(float("nan"))
@@ -56,6 +62,16 @@ def burst(stack: Stack, users: list[str]) -> tuple[float, float | None]:
     for user in users:
         stack.stop(user, timeout=120)
     return all_running, new_node_at[0] if new_node_at[0] == new_node_at[0] else None
+
+
+def _show_hub_log() -> None:
+    """The hub's last lines, so a failed spawn says why before the stack is destroyed."""
+    for name in ("swarmhub-hub",):
+        proc = subprocess.run(
+            ["docker", "service", "logs", "--tail", "60", name],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        print(f"--- last lines of {name}:\n{proc.stdout}{proc.stderr}", file=sys.stderr)
 
 
 def _reconfigure(stack: Stack, **sections) -> None:
@@ -76,7 +92,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    host_mem = docker.from_env().info()["MemTotal"]
+    # The engine may not be up yet; a local node offers the whole machine's memory.
+    host_mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     per_server = host_mem * 2 // 5  # two servers fill a node
     servers = {"mem_reservation": per_server, "mem_limit": per_server, "cpu_reservation": 0.1}
     scaling = {
@@ -96,8 +113,11 @@ def main() -> None:
         client = docker.from_env()
         for r in range(args.rounds):
             deadline = time.monotonic() + 180
-            while len(_workers(client)) > 1 and time.monotonic() < deadline:
-                time.sleep(1)  # the idle second node is scaled in first
+            while len(_workers(client)) > 1:
+                if time.monotonic() > deadline:  # the idle second node is scaled in first
+                    _show_hub_log()
+                    sys.exit(f"scale_out: the idle node was not scaled in within 180 s (round {r})")
+                time.sleep(1)
             users = [f"burst{r}x{i}" for i in range(3)]
             all_running, node_ready = burst(stack, users)
             auto_times.append(all_running)
@@ -110,7 +130,10 @@ def main() -> None:
         f"  floor (2 nodes in advance), all running:  p50 {fp50:.1f}s  max {max(floor_times):.1f}s"
     )
     if node_times:
-        print(f"  autoscaler, new node Ready:               p50 {percentile(node_times, 50):.1f}s")
+        print(
+            f"  autoscaler, new node Ready:               p50 {percentile(node_times, 50):.1f}s"
+            f"  max {max(node_times):.1f}s  ({len(node_times)}/{args.rounds} rounds added a node)"
+        )
     print(
         f"  autoscaler, all running:                  p50 {ap50:.1f}s  max {max(auto_times):.1f}s"
     )
