@@ -259,7 +259,9 @@ def _ensure_service(client, spec: dict, made) -> None:
 def _wait_gone(client, name: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not client.containers.list(
+        # The low-level list: the high-level one inspects each container it
+        # lists, and one that goes in between is a NotFound.
+        if not client.api.containers(
             all=True, filters={"label": f"com.docker.swarm.service.name={name}"}
         ):
             return

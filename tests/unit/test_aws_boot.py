@@ -369,7 +369,7 @@ class FakeDocker:
         self.networks = FakeCollection("network", self.created)
         self.secrets = FakeCollection("secret", self.created)
         self.services = FakeCollection("service", self.created)
-        self.containers = SimpleNamespace(list=lambda **kw: [])
+        self.api = SimpleNamespace(containers=lambda **kw: [])  # a replaced task is gone
 
 
 def manager(tmp_path, domain: str = "") -> manager_up.Manager:
