@@ -113,6 +113,7 @@ class SwarmhubSpawner(SwarmSpawner):
         """Wait for the task to run: short polls at first, backing off to 1 s."""
         from swarmhub.hub import placement
 
+        self._placed = True  # also when dockerspawner found the service already there
         delay = self.ready_poll
         try:
             while True:
