@@ -4,7 +4,8 @@ Run inside the hub image by the manager's `swarmhub-manager-up` (the worker
 AMI's swarmhub-hub.service), after the swarm is up, with the Docker socket
 and the state volume mounted. It does what the local target's deploy does
 between "swarm" and "wait for the hub", with the local target's own code
-(swarmhub.local.deploy's `_ensure_*` steps and swarmhub.local.secrets):
+(swarmhub.local.deploy's `_ensure_*` steps, swarmhub.local.secrets, and the
+proxy and hub specs of swarmhub.hub.services):
 
     settings.json (target aws) -> overlay network -> Swarm secrets ->
     proxy and hub services
@@ -32,8 +33,7 @@ import click
 
 from swarmhub.config import Config, parse_config
 from swarmhub.errors import SwarmhubError
-from swarmhub.hub import labels, tls
-from swarmhub.hub.hubconfig import PROXY_PORT, STATE_DIR
+from swarmhub.hub import services, tls
 from swarmhub.hub.settings import Runtime, render
 from swarmhub.local import deploy as local
 from swarmhub.local import secrets
@@ -78,9 +78,9 @@ def hub_settings_config(cfg: Config, m: Manager) -> Config:
 def runtime(m: Manager) -> Runtime:
     return Runtime(
         target="aws",
-        network=local.NETWORK,
-        hub_service=local.HUB,
-        proxy_service=local.PROXY,
+        network=services.NETWORK,
+        hub_service=services.HUB,
+        proxy_service=services.PROXY,
         notebook_image=m.notebook_image,
         hub_image=m.hub_image,
         homes_host_dir=m.homes_host_dir,
@@ -103,45 +103,25 @@ def supplied_secrets(cfg: Config, github_secret: str) -> dict[str, str]:
     return {secrets.GITHUB_CLIENT_SECRET: value}
 
 
-def _common_spec(m: Manager, settings_text: str, name: str, command: list[str]) -> dict:
-    # The hub and proxy read settings at start: new settings, new tasks.
-    digest = hashlib.sha256(settings_text.encode()).hexdigest()[:16]
-    return {
-        "name": name,
-        # The hub's services (autoscaler) use the manager's role through IMDS.
-        "env": {"SWARMHUB_SETTINGS_HASH": digest, "AWS_DEFAULT_REGION": m.region},
-        "image": m.hub_image,
-        "command": ["tini", "--", *command],
-        "networks": [local.NETWORK],
-        "constraints": ["node.role==manager"],
-        "labels": {labels.MANAGED: "true"},
-        "mounts": [f"{m.hub_state}:{STATE_DIR}:rw"],
-    }
-
-
-def proxy_spec(m: Manager, settings_text: str) -> dict:
-    spec = _common_spec(
-        m, settings_text, local.PROXY, ["python3", "-m", "swarmhub.hub.run", "proxy"]
-    )
-    spec["mounts"] = [f"{m.hub_state}:{STATE_DIR}:ro"]
-    spec["secrets"] = ["swarmhub-proxy-token"]
+def service_specs(m: Manager, settings_text: str, cfg: Config) -> tuple[dict, dict]:
+    """The proxy and hub specs on this manager (see swarmhub.hub.services)."""
+    proxy_env = {}
     # The proxy reads its certificate at start: a renewed one, a new task.
     cert = tls.paths(m.hub_state)[1]
     if m.domain and cert.exists():
-        spec["env"]["SWARMHUB_TLS_HASH"] = hashlib.sha256(cert.read_bytes()).hexdigest()[:16]
-    # Host-mode publishing on the role's interface (the hub security group).
-    spec["ports"] = [(443 if m.domain else 80, PROXY_PORT)]
-    return spec
-
-
-def hub_spec(m: Manager, settings_text: str, cfg: Config) -> dict:
-    spec = _common_spec(m, settings_text, local.HUB, ["python3", "-m", "swarmhub.hub.run", "hub"])
-    spec["mounts"] += [
-        "/var/run/docker.sock:/var/run/docker.sock:rw",
-        f"{m.homes_host_dir}:/homes:rw",
-    ]
-    spec["secrets"] = secrets.hub_secrets(cfg)
-    return spec
+        proxy_env["SWARMHUB_TLS_HASH"] = hashlib.sha256(cert.read_bytes()).hexdigest()[:16]
+    return services.specs(
+        image=m.hub_image,
+        hub_state=m.hub_state,
+        homes=m.homes_host_dir,
+        settings_text=settings_text,
+        # On the role's interface (the hub security group).
+        port=443 if m.domain else 80,
+        hub_secrets=secrets.hub_secrets(cfg),
+        # The hub's services (autoscaler) use the manager's role through IMDS.
+        env={"AWS_DEFAULT_REGION": m.region},
+        proxy_env=proxy_env,
+    )
 
 
 # --------------------------------------------------------------------------- files
@@ -201,8 +181,8 @@ def up(cfg: Config, m: Manager, github_secret: str, client) -> None:
         for name, value in values.items():
             local._ensure_secret(client, name, value, made)
         text = write_settings(cfg, m)
-        local._ensure_service(client, proxy_spec(m, text), made)
-        local._ensure_service(client, hub_spec(m, text, cfg), made)
+        for spec in service_specs(m, text, cfg):
+            local._ensure_service(client, spec, made)
     except BaseException:
         local._rollback(cfg, client, made)
         raise

@@ -16,16 +16,13 @@ from contextlib import suppress
 
 from swarmhub.config import Config
 from swarmhub.errors import SwarmhubError
-from swarmhub.hub import labels, tls
-from swarmhub.hub.hubconfig import PROXY_PORT
+from swarmhub.hub import labels, services, tls
+from swarmhub.hub.services import HUB, NETWORK, PROXY
 from swarmhub.hub.settings import Runtime, render
 from swarmhub.local import agent, engine, images, nodes, secrets
 from swarmhub.local.paths import paths
 from swarmhub.run import echo
 
-NETWORK = "swarmhub"
-HUB = "swarmhub-hub"
-PROXY = "swarmhub-proxy"
 SPEC_HASH = "swarmhub.spec-hash"
 _HUB_TIMEOUT = 120.0
 
@@ -66,8 +63,8 @@ def deploy(cfg: Config, *, plan_only: bool = False) -> None:
         _write_settings(cfg, tags)
         if cfg.hub.https == "self-signed":
             tls.ensure(p.hub_state, [_host_ip(), "127.0.0.1", "localhost"])
-        _ensure_service(client, _proxy_spec(cfg, tags), made)
-        _ensure_service(client, _hub_spec(cfg, tags), made)
+        for spec in _specs(cfg, tags):
+            _ensure_service(client, spec, made)
         if not agent.running(cfg):
             _ensure_nodes(cfg, tags, made)
         agent.ensure(cfg)
@@ -81,7 +78,7 @@ def deploy(cfg: Config, *, plan_only: bool = False) -> None:
 
 def _plan(cfg: Config, client, tags: dict[str, str]) -> None:
     existing = {s.name: s for s in client.services.list()}
-    for spec in (_proxy_spec(cfg, tags), _hub_spec(cfg, tags)):
+    for spec in _specs(cfg, tags):
         current = existing.get(spec["name"])
         if current is None:
             print(f"create service {spec['name']} ({spec['image']})")
@@ -180,42 +177,18 @@ def _ensure_port_free(cfg: Config, client) -> None:
             ) from None
 
 
-def _common_spec(cfg: Config, tags: dict[str, str], name: str, command: list[str]) -> dict:
+def _specs(cfg: Config, tags: dict[str, str]) -> tuple[dict, dict]:
+    """The proxy and hub specs on this machine (see swarmhub.hub.services)."""
     p = paths(cfg)
     settings = p.hub_state / "settings.json"
-    # The hub and proxy read settings at start: new settings, new tasks.
-    digest = hashlib.sha256(settings.read_bytes()).hexdigest()[:16] if settings.exists() else ""
-    return {
-        "name": name,
-        "env": {"SWARMHUB_SETTINGS_HASH": digest},
-        "image": tags["hub"],
-        "command": ["tini", "--", *command],
-        "networks": [NETWORK],
-        "constraints": ["node.role==manager"],
-        "labels": {labels.MANAGED: "true"},
-        "mounts": [f"{p.hub_state}:/srv/jupyterhub:rw"],
-    }
-
-
-def _proxy_spec(cfg: Config, tags: dict[str, str]) -> dict:
-    spec = _common_spec(cfg, tags, PROXY, ["python3", "-m", "swarmhub.hub.run", "proxy"])
-    p = paths(cfg)
-    spec["mounts"] = [f"{p.hub_state}:/srv/jupyterhub:ro"]
-    spec["secrets"] = ["swarmhub-proxy-token"]
-    # Host-mode publishing: iptables only, no IPVS routing mesh.
-    spec["ports"] = [(cfg.hub.port, PROXY_PORT)]
-    return spec
-
-
-def _hub_spec(cfg: Config, tags: dict[str, str]) -> dict:
-    spec = _common_spec(cfg, tags, HUB, ["python3", "-m", "swarmhub.hub.run", "hub"])
-    p = paths(cfg)
-    spec["mounts"] += [
-        "/var/run/docker.sock:/var/run/docker.sock:rw",
-        f"{p.homes}:/homes:rw",
-    ]
-    spec["secrets"] = secrets.hub_secrets(cfg)
-    return spec
+    return services.specs(
+        image=tags["hub"],
+        hub_state=p.hub_state,
+        homes=str(p.homes),
+        settings_text=settings.read_text() if settings.exists() else "",
+        port=cfg.hub.port,
+        hub_secrets=secrets.hub_secrets(cfg),
+    )
 
 
 def _spec_hash(spec: dict) -> str:
