@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from swarmhub.config.autoscaler import AutoscalerConfig
 from swarmhub.config.aws import AwsConfig
@@ -25,6 +25,11 @@ from swarmhub.errors import SwarmhubError
 Target = Literal["local", "aws"]
 
 
+# Seconds a spawn needs beyond a node's boot: the join, the autoscaler's poll,
+# the server's own start.
+START_MARGIN = 60
+
+
 class Config(Strict):
     name: str = Field(default="swarmhub", pattern=r"^[a-z][a-z0-9-]{0,23}$")
     hub: HubConfig = HubConfig()
@@ -35,6 +40,18 @@ class Config(Strict):
     lifecycle: LifecycleConfig = LifecycleConfig()
     local: LocalConfig = LocalConfig()
     aws: AwsConfig | None = None
+
+    @model_validator(mode="after")
+    def _room_for_a_boot(self) -> Config:
+        # A server that waits for a new node must not time out before it boots.
+        need = self.autoscaler.node_boot_seconds + START_MARGIN
+        if self.autoscaler.enabled and self.servers.start_timeout < need:
+            raise ValueError(
+                f"servers.start_timeout ({self.servers.start_timeout} s) must be at least "
+                f"autoscaler.node_boot_seconds + {START_MARGIN} ({need} s), or a student "
+                "whose server waits for a new node times out before it boots"
+            )
+        return self
 
     def default_target(self) -> Target:
         return "aws" if self.aws is not None else "local"
@@ -81,9 +98,9 @@ def parse_config(data: object, source: str) -> Config:
         first = exc.errors()[0]
         more = len(exc.errors()) - 1
         extra = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
-        raise SwarmhubError(
-            f"{source}: {_field_path(first['loc'])}: {_describe(first)}{extra}"
-        ) from None
+        # A check across sections names its fields in its message.
+        where = f"{_field_path(first['loc'])}: " if first["loc"] else ""
+        raise SwarmhubError(f"{source}: {where}{_describe(first)}{extra}") from None
 
 
 def load_config(path: str | Path, *, missing_ok: bool = False) -> Config:

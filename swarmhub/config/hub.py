@@ -93,7 +93,7 @@ class ServersConfig(Strict):
     mem_reservation: Bytes = "1G"  # type: ignore[assignment]
     cpu_limit: float = Field(default=1.0, gt=0)
     cpu_reservation: float = Field(default=0.25, gt=0)
-    start_timeout: int = Field(default=120, gt=0, description="seconds")
+    start_timeout: int = Field(default=300, gt=0, description="seconds")
     idle_timeout: int = Field(default=3600, ge=0, description="seconds; 0 disables culling")
     profiles: list[Profile] = []
 

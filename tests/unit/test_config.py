@@ -35,6 +35,8 @@ ERRORS = {
     "relative-path": "local.homes_dir: 'relative/homes' must be an absolute path",
     "public-subnet": "local.node_subnet: '8.8.8.0/24' must be a private range",
     "aws-without-region": "aws.region: required field is missing",
+    "timeout-shorter-than-boot": "servers.start_timeout (120 s) must be at least "
+    "autoscaler.node_boot_seconds + 60 (180 s)",
 }
 
 
