@@ -82,19 +82,36 @@ def make_pool(s: Settings, api) -> NodePool:
     return AsgPool(s.runtime.asg_name, lambda: swarm_ids_from_nodes(api.nodes()), region=region)
 
 
-def hub_starting(session: requests.Session, api_url: str) -> set[str]:
-    """Users whose server the hub is starting (their task may not exist yet)."""
+def hub_starting(session: requests.Session, api_url: str) -> dict[str, dict]:
+    """Users whose server the hub is starting (their task may not exist yet),
+    with the options they asked for (the profile says how big the server is)."""
     r = session.get(f"{api_url}/users", params={"state": "active"}, timeout=10)
     r.raise_for_status()
-    out = set()
+    out = {}
     for user in r.json():
         for server in (user.get("servers") or {}).values():
             if server.get("pending") == "spawn":
-                out.add(user["name"])
+                out[user["name"]] = server.get("user_options") or {}
     return out
 
 
-def gather(s: Settings, api, pool: NodePool, memory: Memory, starting: set[str], now) -> State:
+def _reservation(s: Settings, options: dict) -> Resources:
+    """What a server started with `options` will reserve (its profile's size)."""
+    from swarmhub.hub import profiles
+
+    try:
+        choice = profiles.resolve(
+            options, profiles.choices(s.config.servers, s.runtime.notebook_image)
+        )
+    except ValueError:
+        # The hub refuses such a spawn; until it does, count a default server.
+        return Resources(s.config.servers.mem_reservation, s.config.servers.cpu_reservation)
+    return Resources(choice.mem_reservation, choice.cpu_reservation)
+
+
+def gather(
+    s: Settings, api, pool: NodePool, memory: Memory, starting: dict[str, dict], now
+) -> State:
     workers, waiting = snapshot(api)
     shape = _node_shape(workers, api)
     pool_nodes = {p.swarm_id: p for p in pool.list_nodes() if p.swarm_id}
@@ -135,8 +152,9 @@ def gather(s: Settings, api, pool: NodePool, memory: Memory, starting: set[str],
         servers.append(
             Server(p.user, None, pending=True, mem=p.mem or slot.mem, cpu=p.cpu or slot.cpu)
         )
-    for user in sorted(starting - placed):
-        servers.append(Server(user, None, pending=True, mem=slot.mem, cpu=slot.cpu))
+    for user in sorted(starting.keys() - placed):
+        size = _reservation(s, starting[user])
+        servers.append(Server(user, None, pending=True, mem=size.mem, cpu=size.cpu))
     # Joined, Ready or not: a node that joined a moment ago is no longer in flight.
     joined = len(nodes)
     return State(

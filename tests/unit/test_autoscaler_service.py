@@ -73,10 +73,15 @@ class _Pool:
         return self.desired
 
 
-def _settings() -> Settings:
+def _settings(**servers) -> Settings:
     config = parse_config(
         {
-            "servers": {"mem_reservation": 4 * GiB, "mem_limit": 4 * GiB, "cpu_reservation": 0.1},
+            "servers": {
+                "mem_reservation": 4 * GiB,
+                "mem_limit": 4 * GiB,
+                "cpu_reservation": 0.1,
+                **servers,
+            },
             "autoscaler": {"enabled": True, "min_nodes": 1, "max_nodes": 4, "headroom_slots": 0},
         },
         "test.yaml",
@@ -93,7 +98,7 @@ def test_a_node_that_joined_but_has_not_reported_its_size_is_supply_on_its_way()
          _node("n2", "unknown", 0)],
         {"a": "n1", "b": "n1", "c": None},
     )  # fmt: skip
-    state = gather(_settings(), api, _Pool(2, ["n1", "n2"]), Memory(), set(), NOW)
+    state = gather(_settings(), api, _Pool(2, ["n1", "n2"]), Memory(), {}, NOW)
     (joining,) = [n for n in state.nodes if n.id == "n2"]
     assert not joining.ready and joining.mem_total == 8 * GiB
     plan = decide(state, NOW)
@@ -103,7 +108,7 @@ def test_a_node_that_joined_but_has_not_reported_its_size_is_supply_on_its_way()
 
 def test_a_full_node_and_a_waiting_server_ask_for_one_more_node():
     api = _Manager([_node("n1", "ready", 8 * GiB)], {"a": "n1", "b": "n1", "c": None})
-    state = gather(_settings(), api, _Pool(1, ["n1"]), Memory(), set(), NOW)
+    state = gather(_settings(), api, _Pool(1, ["n1"]), Memory(), {}, NOW)
     plan = decide(state, NOW)
     assert plan.desired == 2 and plan.action == "scale_out", plan.reason
     assert plan.protect == frozenset({"n1"})
@@ -112,6 +117,25 @@ def test_a_full_node_and_a_waiting_server_ask_for_one_more_node():
 def test_a_server_the_hub_is_still_starting_counts_as_demand():
     # The spawner waits for room before it creates a service: only the hub knows.
     api = _Manager([_node("n1", "ready", 8 * GiB)], {"a": "n1", "b": "n1"})
-    state = gather(_settings(), api, _Pool(1, ["n1"]), Memory(), {"c"}, NOW)
+    state = gather(_settings(), api, _Pool(1, ["n1"]), Memory(), {"c": {}}, NOW)
     assert [s.user for s in state.servers if s.pending] == ["c"]
     assert decide(state, NOW).desired == 2
+
+
+def test_a_waiting_server_counts_at_the_size_of_the_profile_it_asked_for():
+    # n1 has 4 GiB free: a default server fits, the "large" profile (6 GiB) does not.
+    settings = _settings(
+        profiles=[{"name": "large", "display_name": "Large", "mem_limit": 6 * GiB,
+                   "mem_reservation": 6 * GiB}],
+    )  # fmt: skip
+    api = _Manager([_node("n1", "ready", 8 * GiB)], {"a": "n1"})
+    pool = _Pool(1, ["n1"])
+    small = gather(settings, api, pool, Memory(), {"c": {"profile": "default"}}, NOW)
+    assert decide(small, NOW).desired == 1
+    large = gather(settings, api, pool, Memory(), {"c": {"profile": "large"}}, NOW)
+    (waiting,) = [s for s in large.servers if s.pending]
+    assert waiting.mem == 6 * GiB
+    assert decide(large, NOW).desired == 2
+    # An option the hub will refuse counts as a default server meanwhile.
+    odd = gather(settings, api, pool, Memory(), {"c": {"profile": "huge"}}, NOW)
+    assert [s.mem for s in odd.servers if s.pending] == [4 * GiB]
