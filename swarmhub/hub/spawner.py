@@ -218,7 +218,7 @@ class SwarmhubSpawner(SwarmSpawner):
                     "message": "Every node is full: a new one is starting, "
                     "your server will start on it (about a minute).",
                 }
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.1)
         async for event in super().progress():
             yield event
 
