@@ -1,7 +1,8 @@
 """SwarmhubSpawner: dockerspawner's SwarmSpawner with what a class needs.
 
 - readiness is polled every quarter second instead of dockerspawner's backoff
-  (1 s growing to 11 s), which alone adds seconds to every spawn;
+  (1 s growing to 11 s), which alone adds seconds to every spawn; so is the
+  server's HTTP answer, before the hub's own check (its backoff grows to 5 s);
 - a server whose node is down counts as stopped, so the hub notices within its
   poll interval and the student can start again on a healthy node (with
   restart condition "none" Swarm does not restart it behind the hub's back);
@@ -46,6 +47,7 @@ class SwarmhubSpawner(SwarmSpawner):
     pack = Bool(True, config=True, help="Place servers on the fullest node that fits.")
     ready_poll = Float(0.2, config=True, help="First wait between task state checks at start.")
     room_poll = Float(1.0, config=True, help="Seconds between looks for a node with room.")
+    answer_poll = Float(0.25, config=True, help="Seconds between checks that a server answers.")
     room_margin = Float(
         10.0, config=True, help="Stop waiting for room this long before start_timeout."
     )
@@ -70,7 +72,37 @@ class SwarmhubSpawner(SwarmSpawner):
         self._quota_checked = False
         self._quota_verdict = None
         self._placed = False
-        return await super().start()
+        ip, port = await super().start()
+        await self._until_answering(ip, port)
+        return ip, port
+
+    async def _until_answering(self, ip: str, port: int) -> None:
+        """Wait, polling every quarter second, until the server answers HTTP.
+
+        The hub then checks the same URL, but with a backoff that grows to 5 s
+        between tries: with a class starting at once, the last servers would
+        answer seconds before the hub looks. Any answer below 500 counts, as
+        for the hub; if none comes within http_timeout the hub's check reports it.
+        """
+        from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+        base = self.server.base_url if self.server else "/"
+        url = f"http://{ip}:{port}{base}"
+        client = AsyncHTTPClient()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.http_timeout
+        while loop.time() < deadline:
+            try:
+                await client.fetch(
+                    url, follow_redirects=False, connect_timeout=1, request_timeout=2
+                )
+                return
+            except HTTPClientError as exc:
+                if exc.code < 500:
+                    return  # any answer below 500 (even 404) counts, as for the hub
+            except OSError:
+                pass  # not listening yet
+            await asyncio.sleep(self.answer_poll)
 
     async def create_object(self):
         try:
