@@ -23,6 +23,13 @@ def fullest_fit(nodes: list[NodeUsage], mem: int, cpu: float) -> str | None:
     return max(fits, key=lambda n: (n.mem_reserved, n.cpu_reserved, n.id)).id
 
 
+@dataclasses.dataclass(frozen=True)
+class Capacity:
+    workers: int
+    mem: int  # the largest worker's memory
+    cpu: float  # and CPUs
+
+
 class Ledger:
     """Reservations placed in the last moments, not yet visible in the swarm.
 
@@ -45,6 +52,7 @@ class Ledger:
         self._held: dict[str, tuple[str, int, float, float]] = {}
         self._snapshot: list[NodeUsage] | None = None
         self._snapshot_at = 0.0
+        self._capacity = Capacity(0, 0, 0.0)
 
     def choose(self, api, key: str, mem: int, cpu: float) -> str | None:
         with self._lock:
@@ -54,6 +62,12 @@ class Ledger:
             if self._snapshot is None or now - self._snapshot_at > self.max_age:
                 self._snapshot, _ = snapshot(api)
                 self._snapshot_at = now
+                sized = [n for n in self._snapshot if n.mem_total > 0]
+                self._capacity = Capacity(
+                    len(sized),
+                    max((n.mem_total for n in sized), default=0),
+                    max((n.cpu_total for n in sized), default=0.0),
+                )
             nodes = [dataclasses.replace(n) for n in self._snapshot]
             for node_id, held_mem, held_cpu, _at in self._held.values():
                 for n in nodes:
@@ -64,6 +78,11 @@ class Ledger:
             if chosen:
                 self._held[key] = (chosen, mem, cpu, now)
             return chosen
+
+    def capacity(self) -> Capacity:
+        """The workers of the latest snapshot: how many, and the largest one's size.
+        (No lock: one immutable value, read from the event loop, never blocking it.)"""
+        return self._capacity
 
     def release(self, key: str) -> None:
         with self._lock:

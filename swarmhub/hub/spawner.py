@@ -72,9 +72,17 @@ class SwarmhubSpawner(SwarmSpawner):
         self._quota_checked = False
         self._quota_verdict = None
         self._placed = False
+        self._waiting_for_room = False
+        # JupyterHub's start_timeout runs from about here; our own waits end before it.
+        self._started_at = asyncio.get_running_loop().time()
         ip, port = await super().start()
         await self._until_answering(ip, port)
         return ip, port
+
+    def _time_left(self) -> float:
+        """Seconds until JupyterHub's start_timeout, less `room_margin`."""
+        end = self._started_at + self.start_timeout - self.room_margin
+        return end - asyncio.get_running_loop().time()
 
     async def _until_answering(self, ip: str, port: int) -> None:
         """Wait, polling every quarter second, until the server answers HTTP.
@@ -88,21 +96,26 @@ class SwarmhubSpawner(SwarmSpawner):
 
         base = self.server.base_url if self.server else "/"
         url = f"http://{ip}:{port}{base}"
-        client = AsyncHTTPClient()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.http_timeout
-        while loop.time() < deadline:
-            try:
-                await client.fetch(
-                    url, follow_redirects=False, connect_timeout=1, request_timeout=2
-                )
-                return
-            except HTTPClientError as exc:
-                if exc.code < 500:
-                    return  # any answer below 500 (even 404) counts, as for the hub
-            except OSError:
-                pass  # not listening yet
-            await asyncio.sleep(self.answer_poll)
+        # Never past start_timeout: the hub's own check then has the rest.
+        deadline = loop.time() + min(self.http_timeout, max(0.0, self._time_left()))
+        # Its own client: the shared one allows 10 connections, for everyone.
+        client = AsyncHTTPClient(force_instance=True)
+        try:
+            while loop.time() < deadline:
+                try:
+                    await client.fetch(
+                        url, follow_redirects=False, connect_timeout=1, request_timeout=2
+                    )
+                    return
+                except HTTPClientError as exc:
+                    if exc.code < 500:
+                        return  # any answer below 500 (even 404) counts, as for the hub
+                except OSError:
+                    pass  # not listening yet
+                await asyncio.sleep(self.answer_poll)
+        finally:
+            client.close()
 
     async def create_object(self):
         try:
@@ -111,19 +124,20 @@ class SwarmhubSpawner(SwarmSpawner):
             node_id = await self._wait_for_room() if self.pack else None
         finally:
             self._placed = True  # progress() stops saying "waiting for a node"
+        # This spawner may have been used before: never keep an old spawn's pin.
+        constraints = [
+            c
+            for c in (self.extra_placement_spec.get("constraints") or [])
+            if not c.startswith("node.id")
+        ]
         if node_id:
-            constraints = [
-                c
-                for c in (self.extra_placement_spec.get("constraints") or [])
-                if not c.startswith("node.id")
-            ]
-            self.extra_placement_spec = {
-                **self.extra_placement_spec,
-                "constraints": [*constraints, f"node.id=={node_id}"],
-            }
+            constraints.append(f"node.id=={node_id}")
+        self.extra_placement_spec = {**self.extra_placement_spec, "constraints": constraints}
         try:
             return await super().create_object()
-        except BaseException:
+        except Exception:
+            # Not on a cancel (start_timeout, or the user gave up): the thread may
+            # still create the service, so its hold stays until it expires.
             from swarmhub.hub import placement
 
             placement.LEDGER.release(self.service_name)  # no server will use the room
@@ -145,7 +159,7 @@ class SwarmhubSpawner(SwarmSpawner):
         """Wait for the task to run: short polls at first, backing off to 1 s."""
         from swarmhub.hub import placement
 
-        self._placed = True  # also when dockerspawner found the service already there
+        self._placed = True  # progress() must never outlive the placement
         delay = self.ready_poll
         try:
             while True:
@@ -223,10 +237,7 @@ class SwarmhubSpawner(SwarmSpawner):
             self._quota_checked = True
         self._quota_verdict = verdict
         if verdict and verdict.over_hard:
-            err = web.HTTPError(403, verdict.message)
-            # JupyterHub shows jupyterhub_message as is on the spawn page and in the API.
-            err.jupyterhub_message = verdict.message
-            raise err
+            self._refuse(verdict.message, 403)
         if verdict and verdict.over_soft:
             self.log.info("%s is over the soft disk quota: %s", self.user.name, verdict.message)
 
@@ -245,11 +256,7 @@ class SwarmhubSpawner(SwarmSpawner):
         while not self._placed:
             if self._waiting_for_room and not told:
                 told = True
-                yield {
-                    "progress": 20,
-                    "message": "Every node is full: a new one is starting, "
-                    "your server will start on it (about a minute).",
-                }
+                yield {"progress": 20, "message": self._room_message}
             await asyncio.sleep(0.1)
         async for event in super().progress():
             yield event
@@ -262,6 +269,8 @@ class SwarmhubSpawner(SwarmSpawner):
     # --- packing -------------------------------------------------------------
 
     _waiting_for_room = False
+    _room_message = ""
+    _started_at = 0.0
 
     async def _wait_for_room(self) -> str | None:
         """The node this server goes to; while no node has room, wait for one.
@@ -271,18 +280,23 @@ class SwarmhubSpawner(SwarmSpawner):
         not enough: Swarm does not reliably look at a pending task again when a
         new node joins, and the server can sit pending until the start timeout.
         While we wait the hub shows the server as starting, which the autoscaler
-        counts as demand; the spawn page says that a node is on its way.
+        counts as demand; the spawn page says what the wait is for. A server
+        bigger than any node is refused at once (503), and so is one still
+        without room shortly before start_timeout.
         """
         from swarmhub.hub import placement
 
         mem, cpu = self.mem_guarantee or 0, self.cpu_guarantee or 0
         loop = asyncio.get_running_loop()
-        give_up = loop.time() + max(1.0, self.start_timeout - self.room_margin)
+        give_up = loop.time() + max(1.0, self._time_left())
         while True:
+            asked = self.executor.submit(placement.choose, self.client, mem, cpu, self.service_name)
             try:
-                node_id = await loop.run_in_executor(
-                    self.executor, placement.choose, self.client, mem, cpu, self.service_name
-                )
+                node_id = await asyncio.wrap_future(asked)
+            except asyncio.CancelledError:
+                # The thread still finishes and may hold room for us: let it go then.
+                asked.add_done_callback(lambda _: placement.LEDGER.release(self.service_name))
+                raise
             except Exception:
                 # Packing is an optimisation: if it fails, the swarm places the server.
                 self.log.exception("packing failed; leaving placement to the swarm")
@@ -291,21 +305,41 @@ class SwarmhubSpawner(SwarmSpawner):
                 self._waiting_for_room = False
                 return node_id
             if not self._waiting_for_room:
+                self._room_message = self._why_no_room(placement.LEDGER.capacity(), mem, cpu)
                 self._waiting_for_room = True
-                self.log.info(
-                    "No worker has room for %s's server (%s, %g CPU); waiting for a node",
-                    self.user.name,
-                    _gib(mem),
-                    cpu,
-                )
+                self.log.info("%s's server (%s, %g CPU): %s", self.user.name, _gib(mem), cpu,
+                              self._room_message)  # fmt: skip
             if loop.time() >= give_up:
                 self._waiting_for_room = False
-                message = (
+                self._refuse(
                     f"No worker node had room for a server of {_gib(mem)} and {cpu:g} CPU "
-                    f"within {self.start_timeout} s: the autoscaler may be at max_nodes, "
-                    "or a new node did not come up. Please try again in a few minutes."
+                    f"within {self.start_timeout} s: {self._room_message} "
+                    "Please try again in a few minutes."
                 )
-                err = web.HTTPError(503, message)
-                err.jupyterhub_message = message
-                raise err
             await asyncio.sleep(self.room_poll)
+
+    def _why_no_room(self, capacity, mem: int, cpu: float) -> str:
+        """What the student waits for, or a 503 if waiting cannot help."""
+        from swarmhub.hub.settings import load
+
+        if capacity.workers and (mem > capacity.mem or cpu > capacity.cpu + 1e-9):
+            self._waiting_for_room = False
+            self._refuse(
+                f"Your server needs {_gib(mem)} and {cpu:g} CPU, more than a whole node has "
+                f"({_gib(capacity.mem)}, {capacity.cpu:g} CPU): "
+                "ask your instructor for a smaller profile."
+            )
+        scaling = load().config.autoscaler
+        if not scaling.enabled:
+            return "Every node is full: your server starts when someone else's stops."
+        if capacity.workers >= scaling.max_nodes:
+            return (
+                f"Every node is full and the hub is at its largest ({scaling.max_nodes} "
+                "nodes): your server starts when someone else's stops."
+            )
+        return "Every node is full: a new one is starting, your server will start on it."
+
+    def _refuse(self, message: str, status: int = 503):
+        err = web.HTTPError(status, message)
+        err.jupyterhub_message = message  # shown as is on the spawn page and in the API
+        raise err

@@ -95,7 +95,7 @@ def test_a_node_that_joined_but_has_not_reported_its_size_is_supply_on_its_way()
     # node n2 has joined this instant and reports no resources yet.
     api = _Manager(
         [_node("m", "ready", 8 * GiB, role="manager"), _node("n1", "ready", 8 * GiB),
-         _node("n2", "unknown", 0)],
+         _node("n2", "ready", 0)],
         {"a": "n1", "b": "n1", "c": None},
     )  # fmt: skip
     state = gather(_settings(), api, _Pool(2, ["n1", "n2"]), Memory(), {}, NOW)

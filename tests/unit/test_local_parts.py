@@ -138,8 +138,10 @@ def test_spawns_waiting_for_room_share_a_snapshot_and_see_released_room(monkeypa
     snap[0].mem_reserved = 0
     ledger.release("s1")
     assert ledger.choose(None, "s2", 4 * GiB, 0.1) == "a"
-    assert ledger.choose(None, "s2", 4 * GiB, 0.1) == "a"  # same key: held once
+    assert ledger.choose(None, "s3", 4 * GiB, 0.1) == "a"  # a now has no room left
+    # Asking again under the same key gives up the old hold first: still room.
     assert ledger.choose(None, "s3", 4 * GiB, 0.1) == "a"
+    assert ledger.choose(None, "s4", 4 * GiB, 0.1) is None
 
 
 class _RacyNodeApi:
