@@ -31,6 +31,7 @@ from swarmhub.errors import SwarmhubError
 from swarmhub.hub.settings import load
 from swarmhub.local import deploy as local
 from tests.conftest import REPO
+from tests.helpers import calls, fake_tools, run_script
 from tests.unit.test_aws_deploy import render_tftpl
 
 FILES = REPO / "cookbooks" / "swarmhub_worker" / "files"
@@ -143,25 +144,6 @@ def test_the_baked_daemon_json_has_no_labels_so_the_boot_unit_is_their_one_write
     assert "labels" not in json.loads(rendered)
 
 
-# ------------------------------------------------------------------ fakes on PATH
-
-
-def fake_tools(tmp_path: Path, tools: dict[str, str]) -> tuple[Path, Path]:
-    """Executables that log `name args...` (one line each) and then run `body`."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir(exist_ok=True)
-    log = tmp_path / "calls.log"
-    for name, body in tools.items():
-        tool = bindir / name
-        tool.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n{body}\n')
-        tool.chmod(0o755)
-    return bindir, log
-
-
-def calls(log: Path) -> list[str]:
-    return log.read_text().splitlines() if log.exists() else []
-
-
 # ------------------------------------------------------------------ EFS mount
 
 
@@ -170,15 +152,7 @@ def run_efs(tmp_path, env, *, mount_rc: str = "0", mounted: str = "1"):
         tmp_path,
         {"mount": f"exit {mount_rc}", "mountpoint": f"exit {mounted}", "sleep": "exit 0"},
     )
-    result = subprocess.run(
-        ["sh", str(EFS_MOUNT)],
-        env={"PATH": f"{bindir}:/usr/bin:/bin", **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    return result, calls(log)
+    return run_script(EFS_MOUNT, bindir, env), calls(log)
 
 
 def test_efs_mount_uses_the_tls_and_iam_helper(tmp_path):
@@ -255,19 +229,7 @@ def run_manager_up(tmp_path, *, swarm="inactive", control="true", mounted="0", *
             ),
         },
     )
-    result = subprocess.run(
-        ["sh", str(MANAGER_UP)],
-        env={
-            "PATH": f"{bindir}:/usr/bin:/bin",
-            **MANAGER_ENV,
-            "SWARMHUB_WAIT_SECONDS": "10",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_script(MANAGER_UP, bindir, {**MANAGER_ENV, "SWARMHUB_WAIT_SECONDS": "10", **env})
     stdin = stdin_log.read_text().splitlines() if stdin_log.exists() else []
     return result, calls(log), stdin
 

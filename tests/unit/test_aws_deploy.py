@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import subprocess
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from swarmhub.aws import terraform as tf
 from swarmhub.config import parse_config
 from swarmhub.errors import SwarmhubError
 from tests.conftest import REPO, require_tool
+from tests.helpers import fake_tools, run_script
 
 REGION = "eu-west-1"
 WORKER_AMI = "ami-0123456789abcdef0"
@@ -466,27 +466,14 @@ def test_worker_user_data_drives_the_same_join_script_as_the_local_pool(tmp_path
     assert all(key in script.read_text() for key in env if key.startswith("SWARMHUB_JOIN"))
 
     # Run the very script with that environment; docker and aws are the boundary.
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    log = tmp_path / "calls.log"
-    for name, body in {
-        "docker": (
-            f'echo "docker $*" >> {log}\n'
-            'case "$1" in info) echo inactive ;; swarm) exit 0 ;; esac\n'
-        ),
-        "aws": f'echo "aws $*" >> {log}\necho SWMTKN-1-faketoken\n',
-    }.items():
-        tool = bindir / name
-        tool.write_text("#!/bin/sh\n" + body)
-        tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
-    result = subprocess.run(
-        ["sh", str(script)],
-        env={"PATH": f"{bindir}:/usr/bin:/bin", **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    bindir, log = fake_tools(
+        tmp_path,
+        {
+            "docker": 'case "$1" in info) echo inactive ;; swarm) exit 0 ;; esac',
+            "aws": "echo SWMTKN-1-faketoken",
+        },
     )
+    result = run_script(script, bindir, env)
     assert result.returncode == 0, result.stderr
     calls = log.read_text()
     assert "aws ssm get-parameter --with-decryption --name /swarmhub/swarm/join-token" in calls

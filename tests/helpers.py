@@ -1,0 +1,36 @@
+"""Small pieces several test modules share."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+# --- shell scripts with their tools replaced on PATH --------------------------
+
+
+def fake_tools(tmp_path: Path, tools: dict[str, str]) -> tuple[Path, Path]:
+    """Executables that log `name args...` (one line each) and then run `body`."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    log = tmp_path / "calls.log"
+    for name, body in tools.items():
+        tool = bindir / name
+        tool.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n{body}\n')
+        tool.chmod(0o755)
+    return bindir, log
+
+
+def calls(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def run_script(script: Path, bindir: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`sh script` with the fakes in `bindir` first on PATH and only `env` besides."""
+    return subprocess.run(
+        ["sh", str(script)],
+        env={"PATH": f"{bindir}:/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
