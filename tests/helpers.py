@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from swarmhub.hub.settings import Runtime
+
 # --- shell scripts with their tools replaced on PATH --------------------------
 
 
@@ -33,4 +35,24 @@ def run_script(script: Path, bindir: Path, env: dict[str, str]) -> subprocess.Co
         text=True,
         timeout=30,
         check=False,
+    )
+
+
+# --- the facts of a deployment the hub reads -----------------------------------
+
+
+def runtime(**overrides) -> Runtime:
+    """A local deployment's Runtime, as deploy writes it; override what a test needs."""
+    return Runtime(
+        **{
+            "target": "local",
+            "network": "swarmhub",
+            "hub_service": "swarmhub-hub",
+            "proxy_service": "swarmhub-proxy",
+            "notebook_image": "swarmhub/notebook:1",
+            "hub_image": "swarmhub/hub:1",
+            "homes_host_dir": "/var/lib/swarmhub/homes",
+            "public_url": "http://10.0.0.1:8000/",
+            **overrides,
+        }
     )

@@ -22,9 +22,10 @@ import requests
 
 from swarmhub.config import parse_config
 from swarmhub.hub.auth import REFUSED_MESSAGE
-from swarmhub.hub.settings import Runtime, render
+from swarmhub.hub.settings import render
 from tests.conftest import require_tool
 from tests.fixtures.fake_github import FakeGitHub
+from tests.helpers import runtime
 
 pytestmark = pytest.mark.integration
 
@@ -81,8 +82,7 @@ def hub(github: FakeGitHub, tmp_path_factory):
         },
         "test",
     )
-    runtime = Runtime(
-        target="local",
+    hub_runtime = runtime(
         network="none",
         hub_service="127.0.0.1",
         proxy_service="127.0.0.1",
@@ -91,7 +91,7 @@ def hub(github: FakeGitHub, tmp_path_factory):
         homes_host_dir=str(tmp / "homes"),
         public_url=f"{public}/",
     )
-    (tmp / "settings.json").write_text(render(config, runtime))
+    (tmp / "settings.json").write_text(render(config, hub_runtime))
     secrets_dir = tmp / "secrets"
     secrets_dir.mkdir(mode=0o700)
     (secrets_dir / "swarmhub-github-client-secret").write_text(CLIENT_SECRET + "\n")

@@ -13,7 +13,8 @@ from swarmhub.autoscaler.pools.base import PoolNode, PoolNodeState
 from swarmhub.autoscaler.service import Memory, gather
 from swarmhub.config import parse_config
 from swarmhub.hub import labels
-from swarmhub.hub.settings import Runtime, Settings
+from swarmhub.hub.settings import Settings
+from tests.helpers import runtime
 
 GiB = 1024**3
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -86,8 +87,7 @@ def _settings(**servers) -> Settings:
         },
         "test.yaml",
     )
-    runtime = Runtime("local", "net", "hub", "proxy", "nb", "hub", "/homes", "http://x")
-    return Settings(config, runtime)
+    return Settings(config, runtime())
 
 
 def test_a_node_that_joined_but_has_not_reported_its_size_is_supply_on_its_way():

@@ -8,22 +8,13 @@ from traitlets.config import Config as TraitletsConfig
 from swarmhub.config import parse_config
 from swarmhub.errors import SwarmhubError
 from swarmhub.hub import auth, hubconfig
-from swarmhub.hub.settings import Runtime, Settings
+from swarmhub.hub.settings import Settings
+from tests.helpers import runtime
 
 
 def _settings(auth_section: dict) -> Settings:
     config = parse_config({"hub": {"auth": auth_section}}, "swarmhub.yaml")
-    runtime = Runtime(
-        target="local",
-        network="n",
-        hub_service="hub",
-        proxy_service="proxy",
-        notebook_image="nb:1",
-        hub_image="hub:1",
-        homes_host_dir="/h",
-        public_url="https://hub.example.org/",
-    )
-    return Settings(config=config, runtime=runtime)
+    return Settings(config=config, runtime=runtime(public_url="https://hub.example.org/"))
 
 
 @pytest.fixture

@@ -6,23 +6,14 @@ from traitlets.config import Config as TraitletsConfig
 
 from swarmhub.config import parse_config
 from swarmhub.hub import auth, hubconfig
-from swarmhub.hub.settings import Runtime, Settings
+from swarmhub.hub.settings import Settings
+from tests.helpers import runtime
 
 
 def _configure(tmp_path, monkeypatch, raw: dict) -> TraitletsConfig:
     monkeypatch.setenv("SWARMHUB_SECRETS_DIR", str(tmp_path))
-    runtime = Runtime(
-        target="local",
-        network="swarmhub",
-        hub_service="swarmhub-hub",
-        proxy_service="swarmhub-proxy",
-        notebook_image="swarmhub/notebook:1",
-        hub_image="swarmhub/hub:1",
-        homes_host_dir="/var/lib/swarmhub/homes",
-        public_url="http://10.0.0.1:8000/",
-    )
     c = TraitletsConfig()
-    hubconfig.configure(c, Settings(config=parse_config(raw, "t"), runtime=runtime))
+    hubconfig.configure(c, Settings(config=parse_config(raw, "t"), runtime=runtime()))
     return c
 
 

@@ -19,6 +19,7 @@ from swarmhub.config import parse_config
 from swarmhub.hub import placement, settings
 from swarmhub.hub.placement import Capacity
 from swarmhub.hub.spawner import SwarmhubSpawner
+from tests.helpers import runtime
 
 GiB = 1024**3
 STARTING = "a new one is starting"
@@ -34,9 +35,8 @@ def hub_settings(tmp_path, monkeypatch):
 
     def write(**autoscaler):
         config = parse_config({"autoscaler": {"enabled": True, **autoscaler}}, "test.yaml")
-        runtime = settings.Runtime("local", "n", "hub", "proxy", "nb", "hub", "/h", "http://x")
         path = tmp_path / "settings.json"
-        path.write_text(settings.render(config, runtime))
+        path.write_text(settings.render(config, runtime()))
         monkeypatch.setenv(settings.SETTINGS_ENV, str(path))
         settings.load.cache_clear()  # the hub reads its settings once
 
