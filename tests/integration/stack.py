@@ -48,6 +48,13 @@ class Stack:
             method, f"{self.url}/hub/api{path}", headers=headers, timeout=30, **kwargs
         )
 
+    def healthy(self) -> bool:
+        """The hub answers its health check through the proxy."""
+        try:
+            return requests.get(f"{self.url}/hub/health", timeout=3).status_code == 200
+        except requests.RequestException:
+            return False
+
     def user_token(self, user: str) -> str:
         r = self.api("POST", f"/users/{user}/tokens", json={"note": "test", "expires_in": 3600})
         assert r.status_code == 201, r.text

@@ -15,7 +15,6 @@ import time
 
 import docker
 import pytest
-import requests
 import yaml
 
 from tests.integration.stack import Stack, cli, execute
@@ -43,11 +42,7 @@ def _redeploy(stack: Stack, config) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         current = _hub_container_id()
-        try:
-            healthy = requests.get(f"{stack.url}/hub/health", timeout=3).status_code == 200
-        except requests.RequestException:
-            healthy = False
-        if healthy and current and current != before:
+        if stack.healthy() and current and current != before:
             return
         time.sleep(1)
     raise AssertionError("the hub did not come back after the redeploy")
