@@ -305,7 +305,14 @@ class SwarmhubSpawner(SwarmSpawner):
                 self._waiting_for_room = False
                 return node_id
             if not self._waiting_for_room:
-                self._room_message = self._why_no_room(placement.LEDGER.capacity(), mem, cpu)
+                capacity = placement.LEDGER.capacity()
+                if capacity.workers and (mem > capacity.mem or cpu > capacity.cpu + 1e-9):
+                    self._refuse(
+                        f"Your server needs {_gib(mem)} and {cpu:g} CPU, more than a whole "
+                        f"node has ({_gib(capacity.mem)}, {capacity.cpu:g} CPU): "
+                        "ask your instructor for a smaller profile."
+                    )
+                self._room_message = self._why_no_room(capacity.workers)
                 self._waiting_for_room = True
                 self.log.info("%s's server (%s, %g CPU): %s", self.user.name, _gib(mem), cpu,
                               self._room_message)  # fmt: skip
@@ -318,21 +325,14 @@ class SwarmhubSpawner(SwarmSpawner):
                 )
             await asyncio.sleep(self.room_poll)
 
-    def _why_no_room(self, capacity, mem: int, cpu: float) -> str:
-        """What the student waits for, or a 503 if waiting cannot help."""
+    def _why_no_room(self, workers: int) -> str:
+        """What the student waits for, on the spawn page."""
         from swarmhub.hub.settings import load
 
-        if capacity.workers and (mem > capacity.mem or cpu > capacity.cpu + 1e-9):
-            self._waiting_for_room = False
-            self._refuse(
-                f"Your server needs {_gib(mem)} and {cpu:g} CPU, more than a whole node has "
-                f"({_gib(capacity.mem)}, {capacity.cpu:g} CPU): "
-                "ask your instructor for a smaller profile."
-            )
         scaling = load().config.autoscaler
         if not scaling.enabled:
             return "Every node is full: your server starts when someone else's stops."
-        if capacity.workers >= scaling.max_nodes:
+        if workers >= scaling.max_nodes:
             return (
                 f"Every node is full and the hub is at its largest ({scaling.max_nodes} "
                 "nodes): your server starts when someone else's stops."
