@@ -28,9 +28,9 @@ from swarmhub.autoscaler.apply import apply
 from swarmhub.autoscaler.decide import decide, utcnow
 from swarmhub.autoscaler.model import Node, Resources, Server, State
 from swarmhub.autoscaler.pools.base import NodePool
-from swarmhub.hub import labels
 from swarmhub.hub.settings import Settings, load, secret
-from swarmhub.hub.swarmstate import set_availability, snapshot
+from swarmhub.swarm import labels
+from swarmhub.swarm.state import set_availability, snapshot
 
 log = logging.getLogger("swarmhub.autoscaler")
 

@@ -3,9 +3,9 @@
 Run inside the hub image by the manager's `swarmhub-manager-up` (the worker
 AMI's swarmhub-hub.service), after the swarm is up, with the Docker socket
 and the state volume mounted. It does what the local target's deploy does
-between "swarm" and "wait for the hub", with the local target's own code
-(swarmhub.local.deploy's `_ensure_*` steps, swarmhub.local.secrets, and the
-proxy and hub specs of swarmhub.hub.services):
+between "swarm" and "wait for the hub", with the same target-neutral code
+(swarmhub.swarm.stack's `ensure_*` steps, swarmhub.swarm.secrets, and the
+proxy and hub specs of swarmhub.swarm.specs):
 
     settings.json (target aws) -> overlay network -> Swarm secrets ->
     proxy and hub services
@@ -33,11 +33,11 @@ import click
 
 from swarmhub.config import Config, parse_config
 from swarmhub.errors import SwarmhubError
-from swarmhub.hub import services, tls
+from swarmhub.hub import tls
 from swarmhub.hub.settings import Runtime, render
-from swarmhub.local import deploy as local
-from swarmhub.local import secrets
 from swarmhub.run import echo
+from swarmhub.swarm import secrets, stack
+from swarmhub.swarm import specs as services
 
 # What the placeholder of every SSM parameter starts with (terraform/modules/secrets).
 PLACEHOLDER_PREFIX = "unset:"
@@ -104,7 +104,7 @@ def supplied_secrets(cfg: Config, github_secret: str) -> dict[str, str]:
 
 
 def service_specs(m: Manager, settings_text: str, cfg: Config) -> tuple[dict, dict]:
-    """The proxy and hub specs on this manager (see swarmhub.hub.services)."""
+    """The proxy and hub specs on this manager (see swarmhub.swarm.specs)."""
     proxy_env = {}
     # The proxy reads its certificate at start: a renewed one, a new task.
     cert = tls.paths(m.hub_state)[1]
@@ -177,14 +177,14 @@ def up(cfg: Config, m: Manager, github_secret: str, client) -> None:
     made: list[tuple[str, str]] = []
     try:
         values = {**secrets.ensure(m.secrets_dir), **supplied}
-        local._ensure_network(cfg, client, made)
+        stack.ensure_network(client, cfg.swarm.overlay_subnet, made)
         for name, value in values.items():
-            local._ensure_secret(client, name, value, made)
+            stack.ensure_secret(client, name, value, made)
         text = write_settings(cfg, m)
         for spec in service_specs(m, text, cfg):
-            local._ensure_service(client, spec, made)
+            stack.ensure_service(client, spec, made)
     except BaseException:
-        local._rollback(cfg, client, made)
+        stack.rollback(client, made)
         raise
 
 

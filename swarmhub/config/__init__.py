@@ -3,7 +3,7 @@
 Defaults live in the section models and nowhere else; unknown keys are
 rejected; every error names the file and the field. Secrets are never in
 this model: they are read from the environment or generated and stored by
-the target (see swarmhub.local.secrets).
+the target (see swarmhub.swarm.secrets).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from swarmhub.config.hub import HubConfig, QuotaConfig, ServersConfig
 from swarmhub.config.images import ImagesConfig
 from swarmhub.config.lifecycle import LifecycleConfig
 from swarmhub.config.local import LocalConfig
+from swarmhub.config.swarm import SwarmConfig
 from swarmhub.config.types import Strict
 from swarmhub.errors import SwarmhubError
 
@@ -38,6 +39,7 @@ class Config(Strict):
     images: ImagesConfig = ImagesConfig()
     autoscaler: AutoscalerConfig = AutoscalerConfig()
     lifecycle: LifecycleConfig = LifecycleConfig()
+    swarm: SwarmConfig = SwarmConfig()
     local: LocalConfig = LocalConfig()
     aws: AwsConfig | None = None
 

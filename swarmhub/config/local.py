@@ -16,14 +16,12 @@ class LocalConfig(Strict):
     homes_dir: str = "/var/lib/swarmhub/homes"
     # One bridge, one subnet for all local nodes: the twin of one VPC subnet.
     node_subnet: str = "10.213.0.0/24"
-    # The overlay network user servers and the hub share; each server takes one address.
-    overlay_subnet: str = "10.214.0.0/20"
     # Worker nodes started by `deploy` (the autoscaler adds more within its bounds).
     workers: int = Field(default=1, ge=0, le=16)
     # A local node offers the swarm this machine's memory and CPUs (dockerd
     # reports the host's); set servers' reservations with that in mind.
 
-    @field_validator("node_subnet", "overlay_subnet")
+    @field_validator("node_subnet")
     @classmethod
     def _subnet(cls, value: str) -> str:
         try:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from swarmhub.hub import auth, labels, profiles, quota
+from swarmhub.hub import auth, profiles, quota
 from swarmhub.hub.settings import Settings, load, secret
-
-HUB_PORT = 8081
-PROXY_PORT = 8000
-PROXY_API_PORT = 8001
-AUTOSCALER_PORT = 9101
-STATE_DIR = "/srv/jupyterhub"
-NOTEBOOK_HOME = "/home/jovyan"
-HOMES_HUB_DIR = "/homes"  # every home, as the hub container sees them
+from swarmhub.swarm.specs import (
+    AUTOSCALER_PORT,
+    HOMES_HUB_DIR,
+    HUB_PORT,
+    NOTEBOOK_HOME,
+    PROXY_API_PORT,
+    STATE_DIR,
+)
 
 # Scopes of the tokens the hub hands out, each no wider than its use.
 CLI_SCOPES = [
@@ -167,6 +167,3 @@ def _quota(c, s: Settings) -> None:
         return
     notice = quota.notice_for(HOMES_HUB_DIR, s.config.quota)
     c.JupyterHub.template_vars = {"announcement_home": notice, "announcement_spawn": notice}
-
-
-__all__ = ["configure", "labels"]

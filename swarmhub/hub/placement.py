@@ -6,7 +6,7 @@ import dataclasses
 import threading
 import time
 
-from swarmhub.hub.swarmstate import NodeUsage, snapshot
+from swarmhub.swarm.state import NodeUsage, snapshot
 
 
 def fullest_fit(nodes: list[NodeUsage], mem: int, cpu: float) -> str | None:

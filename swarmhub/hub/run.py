@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from swarmhub.hub import tls
-from swarmhub.hub.hubconfig import HUB_PORT, PROXY_API_PORT, PROXY_PORT, STATE_DIR
 from swarmhub.hub.settings import load, secret
+from swarmhub.swarm.specs import HUB_PORT, PROXY_API_PORT, PROXY_PORT, STATE_DIR
 
 
 def hub() -> None:

@@ -29,7 +29,7 @@ from dockerspawner import SwarmSpawner
 from tornado import web
 from traitlets import Bool, Float, Int, Unicode, default
 
-from swarmhub.hub import labels
+from swarmhub.swarm import labels
 
 DOCKER_THREADS = 8
 _STARTING = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting"}

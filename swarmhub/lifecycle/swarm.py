@@ -24,9 +24,9 @@ from docker.errors import ImageNotFound, NotFound
 from docker.types import RestartPolicy, ServiceMode
 
 from swarmhub.errors import SwarmhubError
-from swarmhub.hub.swarmstate import set_availability
-from swarmhub.lifecycle import labels
 from swarmhub.lifecycle.interfaces import SwarmNode
+from swarmhub.swarm import labels
+from swarmhub.swarm.state import set_availability
 
 log = logging.getLogger("swarmhub.lifecycle")
 

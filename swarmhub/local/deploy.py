@@ -8,22 +8,21 @@ a second deploy changes nothing; a failed deploy removes what it made.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import socket
 import time
 from contextlib import suppress
 
 from swarmhub.config import Config
 from swarmhub.errors import SwarmhubError
-from swarmhub.hub import labels, services, tls
-from swarmhub.hub.services import HUB, NETWORK, PROXY
+from swarmhub.hub import tls
 from swarmhub.hub.settings import Runtime, render
-from swarmhub.local import agent, engine, images, nodes, secrets
+from swarmhub.local import agent, engine, images, nodes
 from swarmhub.local.paths import paths
 from swarmhub.run import echo
+from swarmhub.swarm import labels, secrets, stack
+from swarmhub.swarm import specs as services
+from swarmhub.swarm.specs import HUB, NETWORK, PROXY
 
-SPEC_HASH = "swarmhub.spec-hash"
 _HUB_TIMEOUT = 120.0
 
 
@@ -56,15 +55,15 @@ def deploy(cfg: Config, *, plan_only: bool = False) -> None:
             return
         _ensure_swarm(cfg, client, made)
         values = {**secrets.ensure(p.secrets), **supplied}
-        _ensure_network(cfg, client, made)
+        stack.ensure_network(client, cfg.swarm.overlay_subnet, made)
         for name, value in values.items():
-            _ensure_secret(client, name, value, made)
+            stack.ensure_secret(client, name, value, made)
         _ensure_port_free(cfg, client)
         _write_settings(cfg, tags)
         if cfg.hub.https == "self-signed":
             tls.ensure(p.hub_state, [_host_ip(), "127.0.0.1", "localhost"])
         for spec in _specs(cfg, tags):
-            _ensure_service(client, spec, made)
+            stack.ensure_service(client, spec, made)
         if not agent.running(cfg):
             _ensure_nodes(cfg, tags, made)
         agent.ensure(cfg)
@@ -77,12 +76,11 @@ def deploy(cfg: Config, *, plan_only: bool = False) -> None:
 
 
 def _plan(cfg: Config, client, tags: dict[str, str]) -> None:
-    existing = {s.name: s for s in client.services.list()}
     for spec in _specs(cfg, tags):
-        current = existing.get(spec["name"])
-        if current is None:
+        what = stack.service_state(client, spec)
+        if what == "create":
             print(f"create service {spec['name']} ({spec['image']})")
-        elif current.attrs["Spec"].get("Labels", {}).get(SPEC_HASH) != _spec_hash(spec):
+        elif what == "replace":
             print(f"replace service {spec['name']} (its spec changed)")
         else:
             print(f"keep service {spec['name']}")
@@ -110,27 +108,6 @@ def _ensure_swarm(cfg: Config, client, made) -> None:
     # The join token goes to the nodes through a 0600 file, as on AWS through SSM.
     token = client.swarm.attrs["JoinTokens"]["Worker"]
     secrets.write(paths(cfg).secrets, "worker-join-token", token)
-
-
-def _ensure_network(cfg: Config, client, made) -> None:
-    if client.networks.list(names=[NETWORK]):
-        return
-    import docker.types
-
-    ipam = docker.types.IPAMConfig(
-        pool_configs=[docker.types.IPAMPool(subnet=cfg.local.overlay_subnet)]
-    )
-    client.networks.create(
-        NETWORK, driver="overlay", attachable=True, ipam=ipam, labels={labels.MANAGED: "true"}
-    )
-    made.append(("network", NETWORK))
-
-
-def _ensure_secret(client, name: str, value: str, made) -> None:
-    if client.secrets.list(filters={"name": name}):
-        return
-    client.secrets.create(name=name, data=value.encode(), labels={labels.MANAGED: "true"})
-    made.append(("secret", name))
 
 
 def _write_settings(cfg: Config, tags: dict[str, str]) -> None:
@@ -178,7 +155,7 @@ def _ensure_port_free(cfg: Config, client) -> None:
 
 
 def _specs(cfg: Config, tags: dict[str, str]) -> tuple[dict, dict]:
-    """The proxy and hub specs on this machine (see swarmhub.hub.services)."""
+    """The proxy and hub specs on this machine (see swarmhub.swarm.specs)."""
     p = paths(cfg)
     settings = p.hub_state / "settings.json"
     return services.specs(
@@ -189,56 +166,6 @@ def _specs(cfg: Config, tags: dict[str, str]) -> tuple[dict, dict]:
         port=cfg.hub.port,
         hub_secrets=secrets.hub_secrets(cfg),
     )
-
-
-def _spec_hash(spec: dict) -> str:
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _ensure_service(client, spec: dict, made) -> None:
-    import docker.types
-
-    digest = _spec_hash(spec)
-    for service in client.services.list(filters={"name": spec["name"]}):
-        if service.name != spec["name"]:
-            continue
-        if service.attrs["Spec"].get("Labels", {}).get(SPEC_HASH) == digest:
-            return
-        echo(f"service {spec['name']}: spec changed, replacing it")
-        service.remove()
-        _wait_gone(client, spec["name"])
-    secret_refs = []
-    for name in spec.get("secrets", []):
-        secret = client.secrets.list(filters={"name": name})[0]
-        secret_refs.append(docker.types.SecretReference(secret.id, name))
-    ports = {published: (target, "tcp", "host") for published, target in spec.get("ports", [])}
-    echo(f"service {spec['name']}: creating")
-    client.services.create(
-        spec["image"],
-        command=spec["command"],
-        name=spec["name"],
-        env=[f"{k}={v}" for k, v in spec["env"].items()],
-        networks=spec["networks"],
-        constraints=spec["constraints"],
-        labels={**spec["labels"], SPEC_HASH: digest},
-        mounts=spec["mounts"],
-        secrets=secret_refs,
-        endpoint_spec=docker.types.EndpointSpec(mode="dnsrr", ports=ports or None),
-        restart_policy=docker.types.RestartPolicy(condition="any", delay=1_000_000_000),
-    )
-    made.append(("service", spec["name"]))
-
-
-def _wait_gone(client, name: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        # The low-level list: the high-level one inspects each container it
-        # lists, and one that goes in between is a NotFound.
-        if not client.api.containers(
-            all=True, filters={"label": f"com.docker.swarm.service.name={name}"}
-        ):
-            return
-        time.sleep(0.3)
 
 
 def _ensure_nodes(cfg: Config, tags: dict[str, str], made) -> None:
@@ -284,16 +211,10 @@ def _rollback(cfg: Config, client, made) -> None:
     if not made:
         return
     echo("deploy failed: removing what this run created")
+    stack.rollback(client, [m for m in made if m[0] in ("service", "network", "secret")])
     for kind, name in reversed(made):
         with suppress(Exception):
-            if kind == "service":
-                client.services.get(name).remove()
-                _wait_gone(client, name)
-            elif kind == "network":
-                client.networks.get(name).remove()
-            elif kind == "secret":
-                client.secrets.list(filters={"name": name})[0].remove()
-            elif kind == "node":
+            if kind == "node":
                 for node in nodes.list_nodes(cfg):
                     if node.name == name:
                         nodes.remove(cfg, node)
@@ -340,7 +261,7 @@ def hub_api(cfg: Config, path: str, method: str = "GET", **kwargs):
 def status(cfg: Config) -> None:
     import requests
 
-    from swarmhub.hub.swarmstate import snapshot
+    from swarmhub.swarm.state import snapshot
 
     engine.require_root()
     if not engine.is_up():
@@ -394,7 +315,7 @@ def destroy(cfg: Config, *, purge: bool = False) -> None:
                 echo(f"removing service {service.name}")
                 service.remove()
         for name in (HUB, PROXY):
-            _wait_gone(client, name)
+            stack.wait_gone(client, name)
     for node in nodes.list_nodes(cfg):
         echo(f"removing node {node.name}")
         nodes.remove(cfg, node, drain_timeout=10 if in_swarm else 0)

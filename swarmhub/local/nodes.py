@@ -25,10 +25,10 @@ from pathlib import Path
 
 from swarmhub.config import Config
 from swarmhub.errors import SwarmhubError
-from swarmhub.hub import labels
 from swarmhub.local import engine
 from swarmhub.local.paths import paths
 from swarmhub.run import echo, run
+from swarmhub.swarm import labels
 
 BRIDGE = "swarmhub0"
 JOIN_SCRIPT = Path(__file__).resolve().parent.parent / "node" / "swarm-join.sh"
@@ -442,7 +442,7 @@ def _swarm_nodes_of(node: LocalNode) -> list[str]:
 
 
 def drain(node_id: str) -> None:
-    from swarmhub.hub.swarmstate import set_availability
+    from swarmhub.swarm.state import set_availability
 
     set_availability(engine.client().api, node_id, "drain")
 

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from swarmhub.config import load_config
-from swarmhub.hub.labels import INSTANCE_ID
 from swarmhub.local import nodes
+from swarmhub.swarm.labels import INSTANCE_ID
 from tests.integration.stack import Stack, cli
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ import docker
 import pytest
 from docker.types import RestartPolicy
 
-from swarmhub.lifecycle import labels
 from swarmhub.lifecycle.swarm import DockerSwarm
+from swarmhub.swarm import labels
 
 pytestmark = pytest.mark.integration
 

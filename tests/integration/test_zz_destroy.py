@@ -7,7 +7,7 @@ import subprocess
 import docker
 import pytest
 
-from swarmhub.hub import labels
+from swarmhub.swarm import labels
 from tests.integration.stack import Stack, cli
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ from swarmhub.autoscaler.decide import decide
 from swarmhub.autoscaler.pools.base import PoolNode, PoolNodeState
 from swarmhub.autoscaler.service import Memory, gather
 from swarmhub.config import parse_config
-from swarmhub.hub import labels
 from swarmhub.hub.settings import Settings
+from swarmhub.swarm import labels
 from tests.helpers import runtime
 
 GiB = 1024**3

@@ -80,7 +80,7 @@ def test_malformed_team_is_a_config_error(team):
 
 
 def test_deploy_takes_the_github_secret_from_the_environment(monkeypatch):
-    from swarmhub.local import secrets
+    from swarmhub.swarm import secrets
 
     cfg = parse_config({"hub": {"auth": {"kind": "github", "github": {"client_id": "x"}}}}, "t")
     monkeypatch.delenv("SWARMHUB_GITHUB_CLIENT_SECRET", raising=False)

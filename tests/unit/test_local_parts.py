@@ -11,8 +11,9 @@ from swarmhub.config import QuotaConfig, parse_config
 from swarmhub.errors import SwarmhubError
 from swarmhub.hub import quota
 from swarmhub.hub.placement import fullest_fit
-from swarmhub.hub.swarmstate import NodeUsage
-from swarmhub.local import engine, images, secrets
+from swarmhub.local import engine, images
+from swarmhub.swarm import secrets
+from swarmhub.swarm.state import NodeUsage
 
 GiB = 1024**3
 
@@ -171,7 +172,7 @@ class _RacyNodeApi:
 
 
 def test_set_availability_rereads_after_a_concurrent_update_and_keeps_the_spec():
-    from swarmhub.hub.swarmstate import set_availability
+    from swarmhub.swarm.state import set_availability
 
     api = _RacyNodeApi(races=1)
     set_availability(api, "n1", "drain")
@@ -184,7 +185,7 @@ def test_set_availability_rereads_after_a_concurrent_update_and_keeps_the_spec()
 def test_set_availability_gives_up_after_repeated_races():
     import docker.errors
 
-    from swarmhub.hub.swarmstate import set_availability
+    from swarmhub.swarm.state import set_availability
 
     api = _RacyNodeApi(races=5)
     with pytest.raises(docker.errors.APIError, match="out of sequence"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from swarmhub.hub import labels
+from swarmhub.swarm import labels
 
 _ACTIVE_TASK_STATES = {
     "new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running",

@@ -13,8 +13,16 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from swarmhub.hub import labels
-from swarmhub.hub.hubconfig import PROXY_PORT, STATE_DIR
+from swarmhub.swarm import labels
+
+# Ports and paths inside the hub image, the same on every target.
+HUB_PORT = 8081
+PROXY_PORT = 8000
+PROXY_API_PORT = 8001
+AUTOSCALER_PORT = 9101
+STATE_DIR = "/srv/jupyterhub"  # the hub's database, cookie secret and settings.json
+NOTEBOOK_HOME = "/home/jovyan"
+HOMES_HUB_DIR = "/homes"  # every home, as the hub container sees them
 
 NETWORK = "swarmhub"  # the attachable overlay of hub, proxy and user servers
 HUB = "swarmhub-hub"
