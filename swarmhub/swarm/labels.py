@@ -7,3 +7,6 @@ USER = "swarmhub.user"
 MANAGED = "swarmhub.managed"
 # Engine label of a node: its instance (EC2 instance id, or local node name).
 INSTANCE_ID = "swarmhub.instance-id"
+# Service label, value "true": the one-shot probe the lifecycle handler runs on
+# a new node to prove it can start the notebook image without pulling.
+PROBE = "swarmhub.probe"
