@@ -1,21 +1,45 @@
-"""A local stack of its own for a benchmark: deployed at the start, destroyed at the end."""
+"""A local stack of its own for a benchmark: deployed at the start, destroyed at the end.
+
+Run the benchmarks as scripts (`python bench/NAME.py`): this module sits beside
+them on sys.path, and the hub client is the package's own (swarmhub.hubclient).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests.integration.stack import Stack, cli  # noqa: E402
+from swarmhub.hubclient import HubClient, pipeline, wait_for
 
 STATE_DIR = Path("/var/lib/swarmhub-bench")
 PORT = 18100
+
+
+class BenchStack(HubClient):
+    def __init__(self, config: Path):
+        super().__init__(
+            url=f"http://127.0.0.1:{PORT}",
+            token_file=str(STATE_DIR / "secrets" / "swarmhub-cli-token"),
+        )
+        self.config = config
+
+    def secret(self, name: str) -> str:
+        return (STATE_DIR / "secrets" / name).read_text().strip()
+
+    def reconfigure(self, **sections) -> None:
+        """Re-deploy with `sections` merged into the config; wait for the hub."""
+        config = yaml.safe_load(self.config.read_text())
+        for key, value in sections.items():
+            config.setdefault(key, {}).update(value)
+        self.config.write_text(yaml.safe_dump(config))
+        pipeline("deploy", config=self.config)
+        wait_for(self.answers_api, 120, "the hub's API after the re-deploy", 1)
 
 
 @contextlib.contextmanager
@@ -31,16 +55,25 @@ def bench_stack(*, keep: bool = False, **overrides):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "swarmhub.yaml"
         path.write_text(yaml.safe_dump(config))
-        cli("bake", config=path)
-        cli("deploy", config=path)
+        pipeline("bake", config=path)
+        pipeline("deploy", config=path)
         try:
-            yield Stack(path, STATE_DIR, STATE_DIR / "homes", PORT)
+            yield BenchStack(path)
         finally:
             if not keep:
-                cli("destroy", "--purge", "--yes", config=path, check=False)
+                pipeline("destroy", "--purge", "--yes", config=path, check=False)
 
 
 def percentile(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(sorted(values), n=100, method="inclusive")[int(q) - 1]
+
+
+def show_hub_log(lines: int = 60) -> None:
+    """The hub's last lines, so a failed run says why before the stack is destroyed."""
+    proc = subprocess.run(
+        ["docker", "service", "logs", "--tail", str(lines), "swarmhub-hub"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    print(f"--- last lines of the hub:\n{proc.stdout}{proc.stderr}", file=sys.stderr)

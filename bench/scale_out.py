@@ -11,19 +11,12 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import os
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import docker
-import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench._stack import bench_stack, percentile  # noqa: E402
-from tests.integration.stack import Stack, cli  # noqa: E402
+from _stack import BenchStack, bench_stack, percentile, show_hub_log
 
 
 def _workers(client) -> set[str]:
@@ -34,7 +27,7 @@ def _workers(client) -> set[str]:
     }
 
 
-def burst(stack: Stack, users: list[str]) -> tuple[float, float | None]:
+def burst(stack: BenchStack, users: list[str]) -> tuple[float, float | None]:
     """Start `users` at once; return (all running, new node Ready) in seconds."""
     client = docker.from_env()
     before = _workers(client)
@@ -53,8 +46,8 @@ def burst(stack: Stack, users: list[str]) -> tuple[float, float | None]:
         try:
             list(pool.map(lambda u: stack.start(u, timeout=300), users))
             all_running = time.monotonic() - t0
-        except AssertionError:
-            _show_hub_log()
+        except (RuntimeError, TimeoutError):
+            show_hub_log()
             raise
         finally:
             done.set()
@@ -63,33 +56,13 @@ def burst(stack: Stack, users: list[str]) -> tuple[float, float | None]:
     return all_running, new_node_at[0] if new_node_at else None
 
 
-def _show_hub_log() -> None:
-    """The hub's last lines, so a failed spawn says why before the stack is destroyed."""
-    proc = subprocess.run(
-        ["docker", "service", "logs", "--tail", "60", "swarmhub-hub"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    print(f"--- last lines of the hub:\n{proc.stdout}{proc.stderr}", file=sys.stderr)
-
-
-def _reconfigure(stack: Stack, **sections) -> None:
-    config = yaml.safe_load(stack.config.read_text())
-    for key, value in sections.items():
-        config.setdefault(key, {}).update(value)
-    stack.config.write_text(yaml.safe_dump(config))
-    cli("deploy", config=stack.config)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not stack.healthy():
-        time.sleep(1)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     # The engine may not be up yet; a local node offers the whole machine's memory.
     host_mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    per_server = host_mem * 2 // 5  # two servers fill a node
+    per_server = f"{host_mem * 2 // 5 // 2**20}M"  # two servers fill a node
     servers = {"mem_reservation": per_server, "mem_limit": per_server, "cpu_reservation": 0.1}
     scaling = {
         "enabled": True, "min_nodes": 2, "max_nodes": 3, "headroom_slots": 0,
@@ -104,13 +77,13 @@ def main() -> None:
                 stack.ensure_user(user)
             floor_times.append(burst(stack, users)[0])
         # Now capacity follows demand: one node, and the burst needs a second.
-        _reconfigure(stack, autoscaler={"min_nodes": 1})
+        stack.reconfigure(autoscaler={"min_nodes": 1})
         client = docker.from_env()
         for r in range(args.rounds):
             deadline = time.monotonic() + 180
             while len(_workers(client)) > 1:
                 if time.monotonic() > deadline:  # the idle second node is scaled in first
-                    _show_hub_log()
+                    show_hub_log()
                     sys.exit(f"scale_out: the idle node was not scaled in within 180 s (round {r})")
                 time.sleep(1)
             users = [f"burst{r}x{i}" for i in range(3)]

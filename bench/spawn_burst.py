@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
-import sys
 import time
-from pathlib import Path
 
 import docker
 import requests
+from _stack import bench_stack, percentile, show_hub_log
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench._stack import bench_stack, percentile  # noqa: E402
-from swarmhub.config import load_config  # noqa: E402
-from swarmhub.local import images, nodes  # noqa: E402
+from swarmhub.config import load_config
+from swarmhub.local import images, nodes
 
 FIRST_PORT = 19000
+# One server's start to its answer, loaded node included (the hub allows 180 s).
+DEADLINE = 300.0
 
 
 def hub_path(stack, users: list[str]) -> list[float]:
@@ -36,13 +34,15 @@ def hub_path(stack, users: list[str]) -> list[float]:
         t0 = time.monotonic()
         r = stack.api("POST", f"/users/{user}/server")
         assert r.status_code in (201, 202), r.text
-        while True:
+        while time.monotonic() < t0 + DEADLINE:
             try:
                 if stack.via_proxy(user, "/api/status", tokens[user]).status_code == 200:
                     return time.monotonic() - t0
             except requests.RequestException:
                 pass
             time.sleep(0.1)
+        show_hub_log()
+        raise TimeoutError(f"{user}'s server did not answer via the proxy in {DEADLINE:.0f}s")
 
     with cf.ThreadPoolExecutor(len(users)) as pool:
         times = list(pool.map(one, users))
@@ -74,7 +74,7 @@ def floor(stack, count: int) -> list[float]:
             ),
             networks=["swarmhub"],
         )
-        while True:
+        while time.monotonic() < t0 + DEADLINE:
             try:
                 if (
                     requests.get(f"http://{worker.address}:{port}/api", timeout=2).status_code
@@ -84,6 +84,7 @@ def floor(stack, count: int) -> list[float]:
             except requests.RequestException:
                 pass
             time.sleep(0.1)
+        raise TimeoutError(f"bare service bench-floor-{i} did not answer in {DEADLINE:.0f}s")
 
     try:
         with cf.ThreadPoolExecutor(count) as pool:

@@ -8,7 +8,6 @@ the end, so the other modules never see the short timeout.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import time
@@ -17,7 +16,7 @@ import docker
 import pytest
 import yaml
 
-from tests.integration.stack import Stack, cli, execute
+from tests.integration.stack import Stack, cli, run_code
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +89,7 @@ def culled(short_culler: Stack):
                 user, "/api/kernels", token, method="POST", json={"name": "python3"}
             )
             assert kernel.status_code == 201, kernel.text
-            asyncio.run(execute(stack, user, token, kernel.json()["id"], code, until_busy=True))
+            run_code(stack, user, token, kernel.json()["id"], code, until_busy=True)
     started = time.monotonic()
     # Timeout + two culler rounds + one activity report + slack.
     deadline = started + TIMEOUT + 2 * 15 + 15 + 45

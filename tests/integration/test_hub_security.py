@@ -6,7 +6,6 @@ against the real hub, proxy, swarm and a running user server.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import textwrap
 
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 from swarmhub.hub.hubconfig import CLI_SCOPES, CULLER_SCOPES
-from tests.integration.stack import Stack, execute
+from tests.integration.stack import Stack, run_code
 
 pytestmark = pytest.mark.integration
 
@@ -183,7 +182,7 @@ def test_a_notebook_cannot_reach_docker_or_the_hub_database(stack: Stack, two_se
     kernel = stack.via_proxy(A, "/api/kernels", token, method="POST", json={"name": "python3"})
     assert kernel.status_code == 201, kernel.text
     code = f"HOSTS = {hosts!r}\n" + PROBE
-    out = json.loads(asyncio.run(execute(stack, A, token, kernel.json()["id"], code)))
+    out = json.loads(run_code(stack, A, token, kernel.json()["id"], code))
     assert out["docker_sock"] is False
     assert out["hub_db"] is False and out["state_dir"] is False
     for host in hosts:

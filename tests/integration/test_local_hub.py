@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import time
 
@@ -10,7 +9,7 @@ import docker
 import pytest
 import requests
 
-from tests.integration.stack import Stack, cli, execute
+from tests.integration.stack import Stack, cli, run_code
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +44,7 @@ def test_login_spawn_kernel_and_home_survives_restart(stack: Stack):
 
     kernel = stack.via_proxy(user, "/api/kernels", token, method="POST", json={"name": "python3"})
     assert kernel.status_code == 201, kernel.text
-    result = asyncio.run(execute(stack, user, token, kernel.json()["id"], "print(6 * 7)"))
+    result = run_code(stack, user, token, kernel.json()["id"], "print(6 * 7)")
     assert result.strip() == "42"
 
     stack.put_text(user, token, "notes.txt", "kept across restarts")
@@ -125,7 +124,8 @@ def test_port_in_use_is_a_clear_error_and_changes_nothing(stack: Stack, tmp_path
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert errors == [
-        f"error: port {port} is in use by another program (stop it, or set hub.port in the config)"
+        f"error: port {port} (hub.port) is in use by another program "
+        "(stop it, or set hub.port in the config)"
     ]
     assert sorted(s.id for s in client.services.list()) == before
 
