@@ -35,6 +35,10 @@ class Runtime:
     # The node pool the autoscaler drives: the local agent's URL, or the ASG's name.
     pool_url: str = ""
     asg_name: str = ""
+    # How user servers reach the hub's API: the manager's own address and the
+    # hub port published there, which stay put when the hub's container is
+    # replaced (its overlay address does not, and servers cache names).
+    hub_connect_url: str = ""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 manager) both create them from here and differ only in what they pass: the
 image, where the hub state and the homes are on the host, the published port,
 and a little environment. A spec is a plain dict that
-`swarmhub.local.deploy._ensure_service` creates, and whose hash decides
+`swarmhub.swarm.stack.ensure_service` creates, and whose hash decides
 whether a running service is kept or replaced.
 """
 
@@ -45,6 +45,8 @@ def specs(
     settings_text: the hub's settings.json; both services read it at start, so
     its hash is in their environment and new settings mean new tasks.
     port: published on the manager in host mode (iptables only, no routing mesh).
+    The hub's API port is published there too (HUB_PORT): user servers reach
+    the hub at the manager's address, which a new hub container keeps.
     """
     digest = hashlib.sha256(settings_text.encode()).hexdigest()[:16]
 
@@ -72,4 +74,5 @@ def specs(
         f"{homes}:/homes:rw",
     ]
     hub["secrets"] = hub_secrets
+    hub["ports"] = [(HUB_PORT, HUB_PORT)]
     return proxy, hub
