@@ -3,9 +3,11 @@
 Order matters, and each step is safe to re-run (the next poll repeats what a
 failed one left undone):
 1. protect nodes with users first, then unprotect the empty ones;
-2. raise the pool's desired count if the plan asks for more (never lower it:
+2. terminate lost nodes (down past `lost_node_seconds`): their servers are
+   gone already, and until they go the pool counts them as capacity;
+3. raise the pool's desired count if the plan asks for more (never lower it:
    a pool lowering its count picks its own victim);
-3. for each node to drain: skip it if a user task is on it; *pause* it (no new
+4. for each node to drain: skip it if a user task is on it; *pause* it (no new
    task lands, nothing running is touched); check again, since a server may
    have landed between the decision and the pause — if one did, make the node
    active again and keep it; only then drain it and remove it from the pool.
@@ -54,6 +56,7 @@ class Applied:
     unprotected: list[str] = field(default_factory=list)
     desired: int | None = None  # set to this, or None if left alone
     removed: list[str] = field(default_factory=list)
+    terminated: list[str] = field(default_factory=list)
     kept: dict[str, str] = field(default_factory=dict)  # swarm id -> why not removed
 
 
@@ -73,6 +76,14 @@ def apply(plan: Plan, pool: NodePool, swarm: Swarm) -> Applied:
         if pn is not None and pn.protected:
             pool.unprotect(pn.id)
             done.unprotected.append(swarm_id)
+
+    for swarm_id in plan.terminate:
+        pn = by_swarm.get(swarm_id)
+        if pn is None or pn.state == PoolNodeState.TERMINATING:
+            continue
+        log.warning("node %s is lost (down too long): terminating %s", swarm_id, pn.id)
+        pool.remove(pn.id)
+        done.terminated.append(swarm_id)
 
     if plan.desired > pool.get_desired():
         pool.set_desired(plan.desired)

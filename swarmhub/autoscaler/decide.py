@@ -17,6 +17,10 @@ In order:
    `scale_in_cooldown`, longest-empty first, while floor and headroom still hold.
 A node hosting a user server is always protected and never drained.
 
+A node the swarm reports down is no supply from the first moment (nothing can
+start there); after `lost_node_seconds` it is lost and goes into `terminate`,
+which also takes it out of the count, so demand replaces it.
+
 The clock is injected: production passes `utcnow()`, the simulator its own time.
 """
 
@@ -28,7 +32,7 @@ from datetime import UTC, datetime
 
 from swarmhub.autoscaler import schedule
 from swarmhub.autoscaler.model import Plan, Resources, Server, State, slots_in
-from swarmhub.autoscaler.packing import fullest_fit
+from swarmhub.capacity import fullest_fit
 
 _GIB = 1024**3
 
@@ -88,12 +92,22 @@ def decide(state: State, now: datetime) -> Plan:
     shape, slot = state.node_shape, state.slot
     per_node = slots_in(shape.mem, shape.cpu, slot)
 
-    hosting = hosting_nodes(state)
+    down = {n.id for n in state.nodes if n.down_since is not None}
+    terminate = tuple(
+        sorted(
+            n.id
+            for n in state.nodes
+            if n.down_since is not None
+            and (now - n.down_since).total_seconds() >= cfg.lost_node_seconds
+        )
+    )
+    hosting = hosting_nodes(state) - down
     protect = hosting
     unprotect = frozenset(n.id for n in state.nodes if n.protected and n.id not in hosting)
 
-    active = [n for n in state.nodes if not n.draining]
-    current = len(state.nodes) + state.pending_requests
+    active = [n for n in state.nodes if not n.draining and n.id not in down]
+    # The pool still counts a lost node until it is terminated.
+    current = len(state.nodes) - len(terminate) + state.pending_requests
     active_count = len(active) + state.pending_requests
 
     # 1. Bin-packing estimate for the servers the swarm has not placed.
@@ -161,7 +175,7 @@ def decide(state: State, now: datetime) -> Plan:
     wanted = new_for_servers + new_for_headroom + new_for_floor
     # Draining nodes that are already empty: a removal that did not finish.
     # They are not supply, so removing them is right whatever else happens.
-    drain = [n.id for n in state.nodes if n.draining and n.id not in hosting]
+    drain = [n.id for n in state.nodes if n.draining and n.id not in hosting | down]
     added = min(wanted, max(0, cfg.max_nodes - (current - len(drain))))
 
     # 4. Scale-in: only when nothing is added, only empty nodes past their cooldown.
@@ -224,11 +238,16 @@ def decide(state: State, now: datetime) -> Plan:
         reason += f"; remove draining {', '.join(drain)}"
     if too_big:
         reason += f" ({too_big} servers larger than a node cannot be placed)"
+    if terminate:
+        reason += f"; terminate lost {', '.join(terminate)}"
+    elif down:
+        reason += f"; {len(down)} node(s) down, not counted as supply"
     return Plan(
         desired=desired,
         protect=protect,
         unprotect=unprotect,
         drain=tuple(drain),
+        terminate=terminate,
         reason=reason,
         action=action,
     )

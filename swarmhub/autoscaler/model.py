@@ -14,10 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from swarmhub.capacity import CPU_EPSILON
 from swarmhub.config.autoscaler import AutoscalerConfig
-
-# Reserved CPU is a float sum; compare with this slack so 8 x 0.5 fits in 4.0.
-CPU_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,8 @@ class Node:
     empty_since: when user_servers last became 0 (None while it hosts one).
     protected: the pool's scale-in protection flag as last seen.
     draining: swarm availability is drain (or pause): on its way out, not supply.
+    down_since: when the swarm first reported the node down (its engine died or
+      its network was cut); None while it is up. A down node is never supply.
     """
 
     id: str
@@ -62,6 +62,7 @@ class Node:
     empty_since: datetime | None = None
     protected: bool = False
     draining: bool = False
+    down_since: datetime | None = None
 
     @property
     def mem_free(self) -> int:
@@ -129,6 +130,8 @@ class Plan:
     protect: every node hosting a user server (always, so a missed call heals).
     unprotect: protected nodes that host none.
     drain: empty nodes to drain and remove; never one in `protect`.
+    terminate: nodes down for `lost_node_seconds`: lost, to be terminated
+      (their servers are gone already: the hub reports them stopped).
     reason: one human line.
     """
 
@@ -136,6 +139,7 @@ class Plan:
     protect: frozenset[str] = field(default_factory=frozenset)
     unprotect: frozenset[str] = field(default_factory=frozenset)
     drain: tuple[str, ...] = ()
+    terminate: tuple[str, ...] = ()
     reason: str = ""
     # scale_out | scale_in | steady | hold | at_max: the metrics label.
     action: str = "steady"

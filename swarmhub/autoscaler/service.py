@@ -28,9 +28,11 @@ from swarmhub.autoscaler.apply import apply
 from swarmhub.autoscaler.decide import decide, utcnow
 from swarmhub.autoscaler.model import Node, Resources, Server, State
 from swarmhub.autoscaler.pools.base import NodePool
+from swarmhub.errors import SwarmhubError
 from swarmhub.hub.settings import Settings, load, secret
-from swarmhub.swarm import labels
-from swarmhub.swarm.state import set_availability, snapshot
+from swarmhub.swarm import nodes as swarm_nodes
+from swarmhub.swarm.nodes import set_availability
+from swarmhub.swarm.state import snapshot
 
 log = logging.getLogger("swarmhub.autoscaler")
 
@@ -42,12 +44,7 @@ class DockerSwarmOps:
         self.api = api
 
     def tasks_on(self, node_id: str) -> list[str]:
-        names = []
-        for task in self.api.tasks(filters={"node": node_id, "desired-state": "running"}):
-            service = self.api.inspect_service(task["ServiceID"])
-            if service["Spec"].get("Labels", {}).get(labels.USER_SERVER) == "true":
-                names.append(service["Spec"]["Name"])
-        return names
+        return swarm_nodes.user_servers_on(self.api, node_id)
 
     def _availability(self, node_id: str, value: str) -> None:
         set_availability(self.api, node_id, value)
@@ -67,6 +64,7 @@ class Memory:
     """What the loop keeps between polls (decide() itself keeps nothing)."""
 
     empty_since: dict[str, datetime] = field(default_factory=dict)
+    down_since: dict[str, datetime] = field(default_factory=dict)
     last_scale_out: datetime | None = None
     started: datetime = field(default_factory=utcnow)
 
@@ -117,8 +115,12 @@ def gather(
     pool_nodes = {p.swarm_id: p for p in pool.list_nodes() if p.swarm_id}
     nodes, servers = [], []
     for w in workers:
-        if w.state == "down" and not w.user_servers:
-            continue  # a dead instance: the pool's reconciler removes it
+        if w.state in ("down", "disconnected"):
+            # Its engine died or its network is cut: no supply, whatever it hosted
+            # (the hub reports those servers stopped); lost after a grace.
+            memory.down_since.setdefault(w.id, now)
+        else:
+            memory.down_since.pop(w.id, None)
         sized = w.mem_total > 0
         if not sized:
             # Joined a moment ago and not yet reporting its resources: it is
@@ -142,6 +144,7 @@ def gather(
                 empty_since=memory.empty_since.get(w.id),
                 protected=bool(pooled and pooled.protected),
                 draining=w.availability != "active",
+                down_since=memory.down_since.get(w.id),
             )
         )
         for user in w.user_servers:
@@ -193,6 +196,19 @@ def step(s: Settings, api, pool: NodePool, swarm: DockerSwarmOps, memory: Memory
     return plan, done
 
 
+class DecisionLog:
+    """One INFO line per decision that differs from the last one, so the log
+    says what the autoscaler does without a line every poll."""
+
+    def __init__(self):
+        self.last = ""
+
+    def __call__(self, plan) -> None:
+        if plan.reason != self.last:
+            log.info("%s", plan.reason)
+            self.last = plan.reason
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="[%(levelname)s %(asctime)s autoscaler] %(message)s"
@@ -210,12 +226,18 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     interval = s.config.autoscaler.poll_interval
     log.info("started: pool=%s every %ss", type(pool).__name__, interval)
+    said = DecisionLog()
     while not stop.is_set():
         t0 = time.monotonic()
         try:
-            step(s, api, pool, swarm, memory, hub_starting(hub, api_url))
+            plan, _ = step(s, api, pool, swarm, memory, hub_starting(hub, api_url))
+            said(plan)
+        except (SwarmhubError, requests.RequestException, docker.errors.DockerException) as exc:
+            # A transient state (the hub restarting, the pool agent not up yet):
+            # one quiet line, and the next poll tries again.
+            log.warning("poll skipped, retrying in %ss: %s", interval, exc)
         except Exception:
-            # One failed poll (hub restarting, agent busy) must not stop scaling.
+            # A bug: keep its traceback, and keep scaling.
             log.exception("poll failed; retrying next interval")
         stop.wait(max(0.0, interval - (time.monotonic() - t0)))
 

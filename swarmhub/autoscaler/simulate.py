@@ -27,8 +27,8 @@ from swarmhub.autoscaler.apply import apply
 from swarmhub.autoscaler.course import Course, Request, load_course, requests, week_start
 from swarmhub.autoscaler.decide import decide
 from swarmhub.autoscaler.model import CPU_EPSILON, Node, Resources, Server, State
-from swarmhub.autoscaler.packing import choose_node
 from swarmhub.autoscaler.pools.base import PoolNode, PoolNodeState
+from swarmhub.capacity import choose_node
 from swarmhub.config.autoscaler import AutoscalerConfig
 
 WEEK = 7 * 86400.0

@@ -66,6 +66,9 @@ class AutoscalerConfig(Strict):
     # How long a node takes from request to Ready; busy windows start this early.
     node_boot_seconds: int = Field(default=120, ge=0)
     poll_interval: int = Field(default=15, gt=0, description="seconds")
+    # A node the swarm has seen down (engine dead, network cut) this long is
+    # lost: terminated and, when demand wants it, replaced. Never supply.
+    lost_node_seconds: int = Field(default=60, ge=0, description="seconds")
     schedule: list[BusyWindow] = []
 
     @model_validator(mode="after")

@@ -1,4 +1,9 @@
-"""Where the spawner puts a new server: the fullest worker that still fits it."""
+"""Where the spawner puts a new server: the fullest worker that still fits it.
+
+The rule is the one capacity model's (swarmhub.capacity.choose_node), the
+same the autoscaler and the simulator use; this adds what concurrent spawns
+need: a ledger of placements the swarm does not show yet.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,8 @@ import dataclasses
 import threading
 import time
 
+from swarmhub.capacity import choose_node
 from swarmhub.swarm.state import NodeUsage, snapshot
-
-
-def fullest_fit(nodes: list[NodeUsage], mem: int, cpu: float) -> str | None:
-    """The ready node with the most reserved memory (then CPU, then id) that fits."""
-    fits = [
-        n
-        for n in nodes
-        if n.ready
-        and n.mem_total - n.mem_reserved >= mem
-        and n.cpu_total - n.cpu_reserved >= cpu - 1e-9
-    ]
-    if not fits:
-        return None
-    return max(fits, key=lambda n: (n.mem_reserved, n.cpu_reserved, n.id)).id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +66,7 @@ class Ledger:
                     if n.id == node_id:
                         n.mem_reserved += held_mem
                         n.cpu_reserved += held_cpu
-            chosen = fullest_fit(nodes, mem, cpu)
+            chosen = choose_node(nodes, mem, cpu)
             if chosen:
                 self._held[key] = (chosen, mem, cpu, now)
             return chosen

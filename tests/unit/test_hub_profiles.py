@@ -95,6 +95,14 @@ def test_applier_sets_the_spawner_or_refuses_with_400():
     apply = profiles.applier(CHOICES)
     apply(spawner, {"profile": "gpu-ish"})
     assert (spawner.image, spawner.mem_limit, spawner.cpu_limit) == ("nb-big:1", 8 * GiB, 4)
+    # The reservation is what the swarm (and the autoscaler) counts, the limit
+    # what the kernel enforces: swapping the two would still start servers.
+    big = next(c for c in CHOICES if c.name == "gpu-ish")
+    assert big.mem_reservation < big.mem_limit
+    assert (spawner.mem_guarantee, spawner.cpu_guarantee) == (
+        big.mem_reservation,
+        big.cpu_reservation,
+    )
     with pytest.raises(web.HTTPError) as e:
         apply(spawner, {"image": "evil/miner"})
     assert e.value.status_code == 400 and "choose a profile" in e.value.jupyterhub_message

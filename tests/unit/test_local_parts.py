@@ -7,10 +7,10 @@ import stat
 
 import pytest
 
+from swarmhub.capacity import choose_node
 from swarmhub.config import QuotaConfig, parse_config
 from swarmhub.errors import SwarmhubError
 from swarmhub.hub import quota
-from swarmhub.hub.placement import fullest_fit
 from swarmhub.local import engine, images
 from swarmhub.swarm import secrets
 from swarmhub.swarm.state import NodeUsage
@@ -47,7 +47,7 @@ def test_secrets_are_generated_once_and_private(tmp_path):
 def test_not_root_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(SwarmhubError, match="must run as root"):
-        engine.ensure_engine("/tmp/x")
+        engine.ensure_engine()
 
 
 def test_no_engine_installed_is_a_clear_error(monkeypatch):
@@ -55,7 +55,7 @@ def test_no_engine_installed_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(engine, "is_up", lambda socket=engine.SOCKET: False)
     monkeypatch.setattr(engine.shutil, "which", lambda name: None)
     with pytest.raises(SwarmhubError, match="not installed.*install-deps"):
-        engine.ensure_engine("/tmp/x")
+        engine.ensure_engine()
 
 
 def _node(id, reserved, total=8 * GiB, ready=True, cpu_reserved=0.0):
@@ -68,11 +68,11 @@ def _node(id, reserved, total=8 * GiB, ready=True, cpu_reserved=0.0):
 
 def test_packing_picks_the_fullest_node_that_fits():
     nodes = [_node("a", 1 * GiB), _node("b", 6 * GiB), _node("c", 7 * GiB + 1)]
-    assert fullest_fit(nodes, 1 * GiB, 0.5) == "b"  # c is fuller but has no room
-    assert fullest_fit(nodes, 7 * GiB, 0.5) == "a"
-    assert fullest_fit(nodes, 9 * GiB, 0.5) is None
-    assert fullest_fit([_node("d", 6 * GiB, ready=False)], 1 * GiB, 0.5) is None
-    assert fullest_fit([_node("e", 0, cpu_reserved=3.8)], 1 * GiB, 0.5) is None
+    assert choose_node(nodes, 1 * GiB, 0.5) == "b"  # c is fuller but has no room
+    assert choose_node(nodes, 7 * GiB, 0.5) == "a"
+    assert choose_node(nodes, 9 * GiB, 0.5) is None
+    assert choose_node([_node("d", 6 * GiB, ready=False)], 1 * GiB, 0.5) is None
+    assert choose_node([_node("e", 0, cpu_reserved=3.8)], 1 * GiB, 0.5) is None
 
 
 def test_quota_verdicts(tmp_path):
@@ -172,7 +172,7 @@ class _RacyNodeApi:
 
 
 def test_set_availability_rereads_after_a_concurrent_update_and_keeps_the_spec():
-    from swarmhub.swarm.state import set_availability
+    from swarmhub.swarm.nodes import set_availability
 
     api = _RacyNodeApi(races=1)
     set_availability(api, "n1", "drain")
@@ -185,7 +185,7 @@ def test_set_availability_rereads_after_a_concurrent_update_and_keeps_the_spec()
 def test_set_availability_gives_up_after_repeated_races():
     import docker.errors
 
-    from swarmhub.swarm.state import set_availability
+    from swarmhub.swarm.nodes import set_availability
 
     api = _RacyNodeApi(races=5)
     with pytest.raises(docker.errors.APIError, match="out of sequence"):

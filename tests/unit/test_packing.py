@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from swarmhub.autoscaler.packing import choose_node
+from swarmhub.capacity import choose_node
 from tests.unit.test_decide import SLOT, node
 
 GIB = 1024**3
