@@ -16,6 +16,9 @@ from swarmhub.swarm.specs import (
     STATE_DIR,
 )
 
+HTTP_TIMEOUT = 180  # seconds; see `configure`
+ROUTE_CHECK_SECONDS = 30
+
 # Scopes of the tokens the hub hands out, each no wider than its use.
 CLI_SCOPES = [
     "admin:users",
@@ -38,6 +41,12 @@ def configure(c, settings: Settings | None = None) -> None:
     c.JupyterHub.hub_ip = "0.0.0.0"  # noqa: S104 - inside the overlay network only
     c.JupyterHub.hub_port = HUB_PORT
     c.JupyterHub.hub_connect_ip = rt.hub_service
+    # Servers reach the hub at an address that outlives the hub's container: a
+    # new container has a new overlay address, and jupyterhub-singleuser's
+    # resolver (aiodns: c-ares caches answers for Docker's 600 s TTL) would keep
+    # the old one for ten minutes, failing every request that needs the hub.
+    if rt.hub_connect_url:
+        c.Spawner.hub_connect_url = rt.hub_connect_url
     c.JupyterHub.db_url = f"sqlite:///{STATE_DIR}/jupyterhub.sqlite"
     c.JupyterHub.cookie_secret_file = f"{STATE_DIR}/jupyterhub_cookie_secret"
     # Leave users running when the hub restarts: they are Swarm services.
@@ -47,6 +56,9 @@ def configure(c, settings: Settings | None = None) -> None:
     c.ConfigurableHTTPProxy.api_url = f"http://{rt.proxy_service}:{PROXY_API_PORT}"
     c.ConfigurableHTTPProxy.auth_token = secret("swarmhub-proxy-token")
     c.JupyterHub.bind_url = rt.public_url
+    # How often the hub puts back routes the proxy lost (a restarted proxy has
+    # none but the hub's own), and collects activity from it.
+    c.JupyterHub.last_activity_interval = ROUTE_CHECK_SECONDS
     c.JupyterHub.authenticate_prometheus = True
 
     # --- spawning -----------------------------------------------------------
@@ -68,13 +80,21 @@ def configure(c, settings: Settings | None = None) -> None:
     sp.cpu_limit = cfg.servers.cpu_limit
     sp.cpu_guarantee = cfg.servers.cpu_reservation
     sp.start_timeout = cfg.servers.start_timeout
-    sp.http_timeout = 60
+    # From a running task to its HTTP answer. A lone start takes ~2 s, but a
+    # node starting a class's servers at once is CPU-bound: a burst of 20 on
+    # two cores had its last answer after 61 s. Sized for that, not the lone
+    # start; the spawn page says why it waits (SwarmhubSpawner.progress).
+    sp.http_timeout = HTTP_TIMEOUT
     sp.poll_interval = 10
     sp.default_url = "/lab"
     sp.name_template = "jupyter-{username}"
     sp.remove = True
     sp.debug = False
     sp.homes_hub_dir = HOMES_HUB_DIR
+    # Everything the spawner knows comes through its traits, set here.
+    sp.quota = cfg.quota
+    sp.autoscaling = cfg.autoscaler.enabled
+    sp.max_nodes = cfg.autoscaler.max_nodes
     timeout = cfg.servers.idle_timeout
     if timeout:
         # The culler reads each server's last_activity, which jupyterhub-singleuser

@@ -27,7 +27,7 @@ from pprint import pformat
 from docker.types import RestartPolicy
 from dockerspawner import SwarmSpawner
 from tornado import web
-from traitlets import Bool, Float, Int, Unicode, default
+from traitlets import Any, Bool, Float, Int, Unicode, default
 
 from swarmhub.swarm import labels
 
@@ -51,10 +51,18 @@ class SwarmhubSpawner(SwarmSpawner):
     room_margin = Float(
         10.0, config=True, help="Stop waiting for room this long before start_timeout."
     )
+    quota = Any(None, config=True, help="The QuotaConfig homes are measured against.")
+    autoscaling = Bool(False, config=True, help="Whether the autoscaler adds nodes.")
+    max_nodes = Int(0, config=True, help="The autoscaler's max_nodes.")
+    slow_answer = Float(
+        10.0, config=True, help="Seconds without an answer before the spawn page says why."
+    )
 
     _quota_verdict = None  # this spawn's verdict, for progress()
     _quota_checked = False
     _placed = True  # False from start() until this spawn has a node (or gave up)
+    _answering = False  # True while start() waits for the running server to answer
+    _answer_wait_from = 0.0
 
     @default("extra_task_spec")
     def _default_task_spec(self):
@@ -76,8 +84,16 @@ class SwarmhubSpawner(SwarmSpawner):
         # JupyterHub's start_timeout runs from about here; our own waits end before it.
         self._started_at = asyncio.get_running_loop().time()
         ip, port = await super().start()
-        await self._until_answering(ip, port)
+        self._answering = True
+        self._answer_wait_from = asyncio.get_running_loop().time()
+        try:
+            await self._until_answering(ip, port)
+        finally:
+            self._answering = False
         return ip, port
+
+    def _waited_for_answer(self) -> float:
+        return asyncio.get_running_loop().time() - self._answer_wait_from
 
     def _time_left(self) -> float:
         """Seconds until JupyterHub's start_timeout, less `room_margin`."""
@@ -260,11 +276,23 @@ class SwarmhubSpawner(SwarmSpawner):
             await asyncio.sleep(0.1)
         async for event in super().progress():
             yield event
+        # Running, not answering yet: on a node busy with a class's starts this
+        # can take a minute; say so rather than leave the page silent.
+        told = False
+        while self._answering:
+            if not told and self._waited_for_answer() > self.slow_answer:
+                told = True
+                yield {
+                    "progress": 80,
+                    "message": "Your server is running and still starting up "
+                    "(the node is busy with other starts): it will answer shortly.",
+                }
+            await asyncio.sleep(0.2)
 
     def config_quota(self):
-        from swarmhub.hub.settings import load
+        from swarmhub.config import QuotaConfig
 
-        return load().config.quota
+        return self.quota if self.quota is not None else QuotaConfig()
 
     # --- packing -------------------------------------------------------------
 
@@ -327,14 +355,11 @@ class SwarmhubSpawner(SwarmSpawner):
 
     def _why_no_room(self, workers: int) -> str:
         """What the student waits for, on the spawn page."""
-        from swarmhub.hub.settings import load
-
-        scaling = load().config.autoscaler
-        if not scaling.enabled:
+        if not self.autoscaling:
             return "Every node is full: your server starts when someone else's stops."
-        if workers >= scaling.max_nodes:
+        if workers >= self.max_nodes:
             return (
-                f"Every node is full and the hub is at its largest ({scaling.max_nodes} "
+                f"Every node is full and the hub is at its largest ({self.max_nodes} "
                 "nodes): your server starts when someone else's stops."
             )
         return "Every node is full: a new one is starting, your server will start on it."

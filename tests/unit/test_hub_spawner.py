@@ -14,9 +14,10 @@ from types import SimpleNamespace
 
 import pytest
 from tornado import web
+from traitlets.config import Config
 
 from swarmhub.config import parse_config
-from swarmhub.hub import placement, settings
+from swarmhub.hub import hubconfig, placement, settings
 from swarmhub.hub.placement import Capacity
 from swarmhub.hub.spawner import SwarmhubSpawner
 from tests.helpers import runtime
@@ -30,24 +31,31 @@ class _Spawner(SwarmhubSpawner):
 
 
 @pytest.fixture
-def hub_settings(tmp_path, monkeypatch):
-    """Write the hub's settings.json with this autoscaler section, as deploy does."""
+def hub_settings():
+    """The autoscaler section the spawner gets, through the hub config as deploy
+    renders it (settings.json -> hubconfig.configure -> the spawner's traits)."""
+    traits: dict = {}
 
     def write(**autoscaler):
         config = parse_config({"autoscaler": {"enabled": True, **autoscaler}}, "test.yaml")
-        path = tmp_path / "settings.json"
-        path.write_text(settings.render(config, runtime()))
-        monkeypatch.setenv(settings.SETTINGS_ENV, str(path))
-        settings.load.cache_clear()  # the hub reads its settings once
+        c = Config()
+        hubconfig.configure(c, settings.Settings(config, runtime()))
+        traits.clear()
+        traits.update({k: c.SwarmhubSpawner[k] for k in ("autoscaling", "max_nodes", "quota")})
 
     write(max_nodes=3)
+    _SETTINGS.append(traits)
     yield write
-    settings.load.cache_clear()
+    _SETTINGS.clear()
+
+
+_SETTINGS: list[dict] = []
 
 
 def _spawner(**traits) -> _Spawner:
     user = SimpleNamespace(name="ada", id=1, url="/user/ada/")
-    traits = {"mem_guarantee": 2 * GiB, "cpu_guarantee": 0.5, "room_poll": 0.05, **traits}
+    base = {"mem_guarantee": 2 * GiB, "cpu_guarantee": 0.5, "room_poll": 0.05}
+    traits = {**base, **(_SETTINGS[-1] if _SETTINGS else {}), **traits}
     sp = _Spawner(user=user, **traits)
     sp._quota_checked, sp._placed = True, False  # as start() and the quota check leave it
     return sp
