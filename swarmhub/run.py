@@ -122,3 +122,53 @@ def run(
             f"command failed (exit {result.returncode}): {shown}" + (f": {last}" if last else "")
         )
     return result
+
+
+def start_daemon(
+    args: Sequence[str],
+    *,
+    log: str | os.PathLike[str],
+    detach: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen:
+    """Start a long-running tool in the background, its output appended to `log`.
+
+    The command is echoed like `run()`'s. detach: a session of its own, so it
+    outlives the CLI that started it (the engine, a node's dockerd, the pool
+    agent); otherwise it stays in the caller's process group and dies with it.
+    """
+    args = [str(a) for a in args]
+    echo(f"+ {shlex.join(args)} >> {log}")
+    full_env = {**os.environ, **env} if env is not None else None
+    try:
+        with open(log, "ab") as out:
+            return subprocess.Popen(  # noqa: S603 - an argument list, never a shell
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=full_env,
+                start_new_session=detach,
+            )
+    except FileNotFoundError as exc:
+        raise SwarmhubError(f"'{args[0]}' was not found on PATH") from exc
+
+
+def write_atomic(path: str | os.PathLike[str], data: str | bytes, mode: int = 0o644) -> bool:
+    """Replace `path` with `data` in one step (a reader never sees half a file),
+    created with `mode` (0o600 for secrets). False when it held `data` already."""
+    from pathlib import Path
+
+    path = Path(path)
+    raw = data.encode() if isinstance(data, str) else data
+    if path.exists() and path.read_bytes() == raw:
+        os.chmod(path, mode)
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(raw)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+    return True

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from swarmhub.config import QuotaConfig
 from swarmhub.config.types import format_size
+from swarmhub.run import write_atomic
 
 CACHE_SECONDS = 300
 
@@ -74,10 +75,7 @@ def measured(home: str, *, max_age: float = CACHE_SECONDS, now: float | None = N
         pass
     used = usage(home)
     os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
-    tmp = cache + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump({"at": now, "used": used}, f)
-    os.replace(tmp, cache)
+    write_atomic(cache, json.dumps({"at": now, "used": used}), 0o600)
     return used
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 from pathlib import Path
+
+from swarmhub.run import write_atomic
 
 DIR = "tls"  # under the hub's state directory
 KEY = "key.pem"
@@ -41,7 +42,7 @@ def ensure(state_dir: str | Path, hosts: list[str], *, now: datetime.datetime | 
     key_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = _self_signed(key, hosts, now)
-    _write(
+    write_atomic(
         key_path,
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -50,7 +51,7 @@ def ensure(state_dir: str | Path, hosts: list[str], *, now: datetime.datetime | 
         ),
         0o600,
     )
-    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return key_path, cert_path
 
 
@@ -109,12 +110,3 @@ def _usable(cert_path: Path, key_path: Path, hosts: list[str], now) -> bool:
     }
     fresh = cert.not_valid_after_utc - now > datetime.timedelta(days=RENEW_DAYS)
     return fresh and set(hosts) <= covered
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)

@@ -26,7 +26,7 @@ from docker.types import RestartPolicy, ServiceMode
 from swarmhub.errors import SwarmhubError
 from swarmhub.lifecycle.interfaces import SwarmNode
 from swarmhub.swarm import labels
-from swarmhub.swarm.state import set_availability
+from swarmhub.swarm.nodes import set_availability
 
 log = logging.getLogger("swarmhub.lifecycle")
 

@@ -29,7 +29,9 @@ from swarmhub.config import Config
 from swarmhub.errors import SwarmhubError
 from swarmhub.hub.settings import load
 from swarmhub.local import images, nodes
+from swarmhub.local.bridge import manager_address
 from swarmhub.local.paths import paths
+from swarmhub.run import start_daemon, write_atomic
 
 PORT = 2380
 log = logging.getLogger("swarmhub.pool")
@@ -40,7 +42,7 @@ class Pool:
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
-        self.file = paths(cfg).state / "pool.json"
+        self.file = paths(cfg).pool_file
         self.lock = threading.RLock()
         saved = json.loads(self.file.read_text()) if self.file.exists() else {}
         self.protected: set[str] = set(saved.get("protected", []))
@@ -51,9 +53,7 @@ class Pool:
 
     def _save(self) -> None:
         data = {"desired": self.desired, "protected": sorted(self.protected)}
-        tmp = self.file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, self.file)
+        write_atomic(self.file, json.dumps(data))
 
     # --- the API -------------------------------------------------------------
 
@@ -91,20 +91,30 @@ class Pool:
             self._save()
 
     def remove(self, node_id: str) -> bool:
+        """Terminate the named node and lower the count, as an ASG's
+        TerminateInstanceInAutoScalingGroup does: at once, the work in the
+        background (the node lists as terminating until it is gone)."""
         with self.lock:
             node = self._by_id(node_id)
             if node is None:
                 return False
+            if node.name in self.terminating:
+                return True
             self.terminating.add(node.name)
             self.desired = max(0, self.desired - 1)
             self.protected.discard(node_id)
             self._save()
+        threading.Thread(target=self._terminate, args=(node,), daemon=True).start()
+        return True
+
+    def _terminate(self, node) -> None:
         try:
             nodes.remove(self.cfg, node, drain_timeout=30)
+        except Exception:
+            log.exception("node %s: removal failed", node.name)
         finally:
             with self.lock:
                 self.terminating.discard(node.name)
-        return True
 
     def _by_id(self, node_id: str):
         return next((n for n in nodes.list_nodes(self.cfg) if n.instance_id == node_id), None)
@@ -235,7 +245,7 @@ def serve(cfg: Config, token: str, address: str, port: int = PORT) -> ThreadingH
 
 
 def _pidfile(cfg: Config) -> Path:
-    return paths(cfg).state / "agent.pid"
+    return paths(cfg).agent_pid
 
 
 def running(cfg: Config) -> bool:
@@ -244,7 +254,6 @@ def running(cfg: Config) -> bool:
 
 def ensure(cfg: Config) -> None:
     """Start the agent unless it runs; wait until it answers."""
-    import subprocess
     import sys
 
     import requests
@@ -253,17 +262,12 @@ def ensure(cfg: Config) -> None:
         return
     p = paths(cfg)
     settings = p.hub_state / "settings.json"
-    log_path = p.state / "agent.log"
-    with open(log_path, "ab") as out:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argument list
-            [sys.executable, "-m", "swarmhub.local.agent", "--settings", str(settings)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # outlive the CLI that started it
-        )
+    log_path = p.agent_log
+    proc = start_daemon(
+        [sys.executable, "-m", "swarmhub.local.agent", "--settings", str(settings)], log=log_path
+    )
     _pidfile(cfg).write_text(str(proc.pid))
-    url = f"http://{nodes.manager_address(cfg)}:{PORT}/desired"
+    url = f"http://{manager_address(cfg)}:{PORT}/desired"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -303,9 +307,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = load(args.settings).config
     token = (paths(cfg).secrets / "swarmhub-pool-token").read_text().strip()
-    server = serve(cfg, token, nodes.manager_address(cfg))
+    server = serve(cfg, token, manager_address(cfg))
     _pidfile(cfg).write_text(str(os.getpid()))
-    log.info("pool agent on %s:%d", nodes.manager_address(cfg), PORT)
+    log.info("pool agent on %s:%d", manager_address(cfg), PORT)
     server.serve_forever()
 
 

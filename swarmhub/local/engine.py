@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 from swarmhub.errors import SwarmhubError
-from swarmhub.run import echo, run
+from swarmhub.run import echo, run, start_daemon
 
 SOCKET = "/var/run/docker.sock"
+# The engine's log when swarmhub starts it itself (no systemd): beside the
+# system's logs, not in a state directory that `destroy --purge` may remove.
+LOG = Path("/var/log/swarmhub/dockerd.log")
 _START_TIMEOUT = 60.0
 INSTALL_HINT = "run scripts/install-deps, or: apt-get install docker.io"
 
@@ -63,7 +65,7 @@ def build_cli() -> str:
     return path
 
 
-def ensure_engine(state_dir: str) -> None:
+def ensure_engine() -> None:
     """Make sure the engine answers; start it when it does not."""
     require_root()
     if is_up():
@@ -74,18 +76,9 @@ def ensure_engine(state_dir: str) -> None:
     if _has_systemd():
         run(["systemctl", "start", "docker"])
     else:
-        log_dir = Path(state_dir)
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = log_dir / "dockerd.log"
-        echo(f"starting the Docker engine (log: {log_path})")
-        with open(log_path, "ab") as log:
-            subprocess.Popen(  # noqa: S603 - fixed argument list
-                [dockerd, "--storage-driver", "overlay2"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # outlive the CLI that started it
-            )
+        LOG.parent.mkdir(parents=True, exist_ok=True)
+        echo(f"starting the Docker engine (log: {LOG})")
+        start_daemon([dockerd, "--storage-driver", "overlay2"], log=LOG)
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
         if is_up():
@@ -93,7 +86,7 @@ def ensure_engine(state_dir: str) -> None:
         time.sleep(0.5)
     raise SwarmhubError(
         f"the Docker engine did not answer on {SOCKET} within {_START_TIMEOUT:.0f}s",
-        hint=f"see {state_dir}/dockerd.log",
+        hint=f"see {LOG}" if not _has_systemd() else "journalctl -u docker",
     )
 
 

@@ -18,21 +18,22 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from swarmhub.config import Config
 from swarmhub.errors import SwarmhubError
-from swarmhub.local import engine
+from swarmhub.local import engine, golden
+from swarmhub.local.bridge import BRIDGE, manager_address
+from swarmhub.local.golden import RUN_DIR
 from swarmhub.local.paths import paths
-from swarmhub.run import echo, run
+from swarmhub.run import echo, run, start_daemon
 from swarmhub.swarm import labels
+from swarmhub.swarm import nodes as swarm_nodes
+from swarmhub.swarm.state import instance_id_of
 
-BRIDGE = "swarmhub0"
 JOIN_SCRIPT = Path(__file__).resolve().parent.parent / "node" / "swarm-join.sh"
-RUN_DIR = Path("/run/swarmhub")
 _FIRST_NODE_HOST = 10  # .1 is the manager (the host), nodes from .11 on
 _READY_TIMEOUT = 90.0
 _DOCKERD_TIMEOUT = 120.0
@@ -74,11 +75,6 @@ class LocalNode:
         return self.exec_root / "docker.pid"
 
 
-def manager_address(cfg: Config) -> str:
-    net = ipaddress.ip_network(cfg.local.node_subnet)
-    return str(net.network_address + 1)
-
-
 def _node(cfg: Config, index: int) -> LocalNode:
     net = ipaddress.ip_network(cfg.local.node_subnet)
     address = net.network_address + _FIRST_NODE_HOST + index
@@ -89,33 +85,6 @@ def _node(cfg: Config, index: int) -> LocalNode:
 
 def _data_dir(cfg: Config, node: LocalNode) -> Path:
     return paths(cfg).nodes / node.name
-
-
-# --- the bridge (the subnet every node is on) -------------------------------
-
-
-def ensure_bridge(cfg: Config) -> str:
-    """The host end of the node subnet; its address is the manager's."""
-    net = ipaddress.ip_network(cfg.local.node_subnet)
-    addr = f"{manager_address(cfg)}/{net.prefixlen}"
-    if run(["ip", "link", "show", BRIDGE], check=False, capture=True, quiet=True).returncode:
-        run(["ip", "link", "add", BRIDGE, "type", "bridge"])
-    shown = run(["ip", "-o", "addr", "show", "dev", BRIDGE], capture=True, quiet=True).stdout
-    if addr not in shown:
-        run(["ip", "addr", "add", addr, "dev", BRIDGE])
-    run(["ip", "link", "set", BRIDGE, "up"], quiet=True)
-    # Docker's FORWARD policy is DROP; frames between nodes cross the bridge.
-    rule = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"]
-    if run(["iptables", "-C", *rule], check=False, capture=True, quiet=True).returncode:
-        run(["iptables", "-I", *rule])
-    return manager_address(cfg)
-
-
-def remove_bridge() -> None:
-    rule = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"]
-    while not run(["iptables", "-C", *rule], check=False, capture=True, quiet=True).returncode:
-        run(["iptables", "-D", *rule], quiet=True)
-    run(["ip", "link", "del", BRIDGE], check=False, capture=True, quiet=True)
 
 
 # --- listing ------------------------------------------------------------------
@@ -135,12 +104,29 @@ def list_nodes(cfg: Config) -> list[LocalNode]:
 
 
 def pid_alive(pidfile: Path) -> bool:
-    """Whether the process a pidfile names is running."""
+    """Whether the process a pidfile names is running (a zombie is not).
+
+    A dockerd the pool agent started is the agent's child: killed, it stays a
+    zombie until reaped, and `kill(pid, 0)` still succeeds on a zombie, so the
+    agent would keep a dead node forever. Reap it if it is ours.
+    """
     try:
-        os.kill(int(pidfile.read_text()), 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+        pid = int(pidfile.read_text())
+    except (FileNotFoundError, ValueError):
         return False
-    return True
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def dockerd_alive(node: LocalNode) -> bool:
@@ -172,9 +158,9 @@ def start(cfg: Config, images: list[str], node: LocalNode | None = None) -> Loca
         node = dataclasses.replace(node, boot=secrets.token_hex(3))
     echo(f"node {node.name}: starting ({node.address}, {node.instance_id})")
     try:
-        _seed(cfg, node, images)
+        golden.seed(cfg, _data_dir(cfg, node), images)
         _start_dockerd(cfg, node)
-        _load_images(cfg, node, images)  # a no-op when the seed had them
+        golden.load_images(cfg, images, node.docker_host)  # a no-op when the seed had them
         _join(cfg, node)
     except BaseException:
         echo(f"node {node.name}: start failed, removing what was made")
@@ -222,7 +208,6 @@ def _start_dockerd(cfg: Config, node: LocalNode) -> None:
     if dockerd_alive(node):
         return
     node.exec_root.mkdir(parents=True, exist_ok=True)
-    log = open(data / "dockerd.log", "ab")  # noqa: SIM115 - handed to the daemon
     args = [
         "nsenter",
         f"--net=/run/netns/{node.netns}",
@@ -234,11 +219,7 @@ def _start_dockerd(cfg: Config, node: LocalNode) -> None:
         "--storage-driver", "overlay2",
         "--label", f"{labels.INSTANCE_ID}={node.instance_id}",
     ]  # fmt: skip
-    echo("+ " + " ".join(args))
-    subprocess.Popen(  # noqa: S603 - fixed argument list
-        args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-    )
-    log.close()
+    start_daemon(args, log=data / "dockerd.log")
     deadline = time.monotonic() + _DOCKERD_TIMEOUT
     while time.monotonic() < deadline:
         if engine.is_up(node.socket):
@@ -249,112 +230,6 @@ def _start_dockerd(cfg: Config, node: LocalNode) -> None:
     raise SwarmhubError(
         f"node {node.name}: dockerd did not start in {_DOCKERD_TIMEOUT:.0f}s: " + " | ".join(lines)
     )
-
-
-def _golden(cfg: Config, images: list[str]) -> Path:
-    """A data-root holding `images`, made once: the local twin of the baked AMI.
-
-    A throwaway dockerd (no networking of its own) loads the images and stops;
-    nodes then start from a hard-linked copy of its data-root, which overlay2
-    shares safely (image layers are read-only lower directories).
-    """
-    import hashlib
-
-    key = hashlib.sha256("\n".join(sorted(images)).encode()).hexdigest()[:12]
-    root = paths(cfg).state / "golden" / key
-    if (root / "complete").exists():
-        return root / "docker"
-    shutil.rmtree(root, ignore_errors=True)
-    exec_root = RUN_DIR / f"golden-{key}"
-    exec_root.mkdir(parents=True, exist_ok=True)
-    sock = exec_root / "docker.sock"
-    root.mkdir(parents=True)
-    echo(f"golden data-root {key}: loading {', '.join(images)}")
-    # A namespace of its own: a dockerd without a bridge deletes `docker0` in
-    # the namespace it starts in, which must never be the host's.
-    netns = f"swarmhub-golden-{key}"
-    run(["ip", "netns", "add", netns], check=False, capture=True, quiet=True)
-    with open(root / "dockerd.log", "ab") as log:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argument list
-            [
-                "nsenter",
-                f"--net=/run/netns/{netns}",
-                "dockerd",
-                "--data-root",
-                str(root / "docker"),
-                "--exec-root",
-                str(exec_root),
-                "--host",
-                f"unix://{sock}",
-                "--pidfile",
-                str(exec_root / "docker.pid"),
-                "--storage-driver",
-                "overlay2",
-                "--bridge",
-                "none",
-                "--iptables=false",
-                "--ip-masq=false",
-            ],  # fmt: skip
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            # Temporary: it stays in its parent's process group and dies with it.
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not engine.is_up(str(sock)):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SwarmhubError("the golden data-root's dockerd did not start")
-            time.sleep(0.3)
-        fake = LocalNode(name=f"golden-{key}", index=0, address="")
-        _load_images(cfg, fake, images, docker_host=f"unix://{sock}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        _umount_below(exec_root)
-        shutil.rmtree(exec_root, ignore_errors=True)
-        run(["ip", "netns", "del", netns], check=False, capture=True, quiet=True)
-    (root / "complete").write_text("")
-    return root / "docker"
-
-
-def _seed(cfg: Config, node: LocalNode, images: list[str]) -> None:
-    target = _data_dir(cfg, node) / "docker"
-    if target.exists():
-        return
-    golden = _golden(cfg, images)
-    target.mkdir(parents=True)
-    # Only the image store is shared: layers are read-only, and dockerd replaces
-    # its metadata files by rename, which breaks the link. Everything else
-    # (containerd's and the volume store's databases, which are locked files,
-    # the engine id, swarm and network state) is per node and made afresh.
-    for part in ("image", "overlay2"):
-        if (golden / part).exists():
-            run(["cp", "-al", golden / part, target / part], quiet=True)
-
-
-def _load_images(
-    cfg: Config, node: LocalNode, images: list[str], docker_host: str | None = None
-) -> None:
-    import docker
-
-    cli = engine.build_cli()
-    host = docker_host or node.docker_host
-    node_client = docker.DockerClient(base_url=host, timeout=300)
-    cache = paths(cfg).image_cache
-    cache.mkdir(parents=True, exist_ok=True)
-    for image in images:
-        try:
-            node_client.images.get(image)
-            continue
-        except docker.errors.ImageNotFound:
-            pass
-        tarball = cache / (image.replace("/", "_").replace(":", "_") + ".tar")
-        if not tarball.exists():
-            tmp = tarball.with_suffix(".tmp")
-            run([cli, "save", "-o", tmp, image])
-            tmp.rename(tarball)
-        run([cli, "-H", host, "load", "-q", "-i", tarball])
 
 
 def _join(cfg: Config, node: LocalNode) -> None:
@@ -408,21 +283,25 @@ def remove(cfg: Config, node: LocalNode, *, drain_timeout: float = 60.0) -> None
         # A dead node cannot leave by itself: the manager removes it by force,
         # found by its instance label, so it does not linger as Down.
         for stale in _swarm_nodes_of(node):
-            _node_rm(engine.client().api, stale)
+            swarm_nodes.remove(engine.client().api, stale)
     if node_id:
+        api = engine.client().api
         try:
-            drain(node_id)
+            swarm_nodes.set_availability(api, node_id, "drain")
         except docker.errors.APIError:
             pass  # the manager forgot it (removed by force), or there is no swarm
         else:
-            deadline = time.monotonic() + drain_timeout
-            while time.monotonic() < deadline and tasks_on(node_id):
+            # A node the manager sees down (its network cut) cannot move anything:
+            # its tasks stay "running" in the manager's books, so don't wait.
+            ready = swarm_nodes.is_ready(api, node_id)
+            deadline = time.monotonic() + (drain_timeout if ready else 0)
+            while time.monotonic() < deadline and swarm_nodes.user_servers_on(api, node_id):
                 time.sleep(1)
         try:
             docker.DockerClient(base_url=node.docker_host, timeout=30).swarm.leave(force=True)
         except docker.errors.DockerException:
             pass
-        _node_rm(engine.client().api, node_id)
+        swarm_nodes.remove(api, node_id)
     _teardown(cfg, node)
 
 
@@ -433,43 +312,8 @@ def _swarm_nodes_of(node: LocalNode) -> list[str]:
         listed = engine.client().api.nodes()
     except docker.errors.APIError:
         return []  # no swarm
-    return [
-        n["ID"]
-        for n in listed
-        if n["Description"].get("Engine", {}).get("Labels", {}).get(labels.INSTANCE_ID)
-        == node.instance_id  # unique per boot, so never a replacement's
-    ]
-
-
-def drain(node_id: str) -> None:
-    from swarmhub.swarm.state import set_availability
-
-    set_availability(engine.client().api, node_id, "drain")
-
-
-def tasks_on(node_id: str) -> list[dict]:
-    api = engine.client().api
-    return [
-        t
-        for t in api.tasks(filters={"node": node_id, "desired-state": "running"})
-        if t["Status"]["State"] in ("running", "starting", "preparing", "assigned", "accepted")
-    ]
-
-
-def _node_rm(api, node_id: str) -> None:
-    import docker
-
-    # The manager needs a moment to see a node that left as down.
-    for _ in range(20):
-        try:
-            api.remove_node(node_id, force=True)
-            return
-        except docker.errors.NotFound:
-            return
-        except docker.errors.APIError as exc:
-            if exc.status_code == 503:  # no swarm here any more: nothing to remove
-                return
-            time.sleep(0.5)
+    # The instance id is unique per boot, so never a replacement's.
+    return [n["ID"] for n in listed if instance_id_of(n) == node.instance_id]
 
 
 def kill_hard(node: LocalNode) -> None:
@@ -511,16 +355,8 @@ def _teardown(cfg: Config, node: LocalNode) -> None:
             pass
     data = _data_dir(cfg, node)
     for root in (node.exec_root, data):
-        _umount_below(root)
+        golden.umount_below(root)
     run(["ip", "link", "del", node.veth], check=False, capture=True, quiet=True)
     run(["ip", "netns", "del", node.netns], check=False, capture=True, quiet=True)
     shutil.rmtree(node.exec_root, ignore_errors=True)
     shutil.rmtree(data, ignore_errors=True)
-
-
-def _umount_below(root: Path) -> None:
-    prefix = str(root).rstrip("/") + "/"
-    with open("/proc/self/mounts") as f:
-        points = [line.split()[1] for line in f]
-    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
-        run(["umount", "-l", point], check=False, capture=True, quiet=True)

@@ -16,6 +16,7 @@ import secrets as _random
 from pathlib import Path
 
 from swarmhub.errors import SwarmhubError
+from swarmhub.run import write_atomic
 
 # name -> how many random bytes (url-safe text is 4/3 longer)
 GENERATED = {
@@ -72,10 +73,5 @@ def ensure(secrets_dir: Path) -> dict[str, str]:
 
 def write(secrets_dir: Path, name: str, value: str) -> Path:
     secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = secrets_dir / name
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(value)
-    os.replace(tmp, path)
-    return path
+    write_atomic(secrets_dir / name, value, 0o600)
+    return secrets_dir / name

@@ -10,9 +10,14 @@ from dataclasses import dataclass, field
 
 from swarmhub.swarm import labels
 
-_ACTIVE_TASK_STATES = {
-    "new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running",
-}  # fmt: skip
+# Task states in which a container exists or is about to (swarmkit's order:
+# anything before "complete" is still alive). The one set every part uses.
+LIVE_TASK_STATES = frozenset({
+    "new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting",
+    "running",
+})  # fmt: skip
+# Live, but not running yet.
+STARTING_TASK_STATES = LIVE_TASK_STATES - {"running"}
 
 
 @dataclass
@@ -34,12 +39,30 @@ class NodeUsage:
     def ready(self) -> bool:
         return self.state == "ready" and self.availability == "active"
 
+    @property
+    def draining(self) -> bool:
+        return self.availability != "active"
+
+    @property
+    def mem_free(self) -> int:
+        return self.mem_total - self.mem_reserved
+
+    @property
+    def cpu_free(self) -> float:
+        return self.cpu_total - self.cpu_reserved
+
 
 @dataclass
 class PendingServer:
     user: str
     mem: int
     cpu: float
+
+
+def instance_id_of(node: dict) -> str:
+    """The node's instance (EC2 instance id, local node id) from its engine label."""
+    engine = node.get("Description", {}).get("Engine", {})
+    return (engine.get("Labels") or {}).get(labels.INSTANCE_ID, "")
 
 
 def snapshot(api) -> tuple[list[NodeUsage], list[PendingServer]]:
@@ -54,7 +77,7 @@ def snapshot(api) -> tuple[list[NodeUsage], list[PendingServer]]:
         nodes[n["ID"]] = NodeUsage(
             id=n["ID"],
             hostname=desc.get("Hostname", ""),
-            instance_id=desc.get("Engine", {}).get("Labels", {}).get(labels.INSTANCE_ID, ""),
+            instance_id=instance_id_of(n),
             role=spec.get("Role", ""),
             state=status.get("State", "unknown"),
             availability=spec.get("Availability", "active"),
@@ -68,7 +91,7 @@ def snapshot(api) -> tuple[list[NodeUsage], list[PendingServer]]:
         service = services.get(task["ServiceID"])
         if service is None:
             continue
-        if task["Status"]["State"] not in _ACTIVE_TASK_STATES:
+        if task["Status"]["State"] not in LIVE_TASK_STATES:
             continue
         reservations = task["Spec"].get("Resources", {}).get("Reservations", {})
         mem = int(reservations.get("MemoryBytes", 0))
@@ -83,25 +106,3 @@ def snapshot(api) -> tuple[list[NodeUsage], list[PendingServer]]:
         node.user_servers.append(user)
     workers = [n for n in nodes.values() if n.role == "worker"]
     return workers, pending
-
-
-def set_availability(api, node_id: str, value: str, attempts: int = 3) -> None:
-    """active | pause | drain, through a manager's low-level API.
-
-    Re-reads and retries when someone else changed the node in between
-    ("update out of sequence"); a node already at `value` is left alone.
-    """
-    from docker.errors import APIError
-
-    for attempt in range(attempts):
-        node = api.inspect_node(node_id)
-        if node["Spec"].get("Availability") == value:
-            return
-        try:
-            api.update_node(
-                node_id, node["Version"]["Index"], {**node["Spec"], "Availability": value}
-            )
-            return
-        except APIError as exc:
-            if "out of sequence" not in str(exc) or attempt == attempts - 1:
-                raise

@@ -174,9 +174,9 @@ PROBE = textwrap.dedent(
 
 def test_a_notebook_cannot_reach_docker_or_the_hub_database(stack: Stack, two_servers):
     from swarmhub.config import load_config
-    from swarmhub.local import nodes
+    from swarmhub.local import bridge
 
-    manager = nodes.manager_address(load_config(stack.config))
+    manager = bridge.manager_address(load_config(stack.config))
     hosts = [manager, "swarmhub-hub", "swarmhub-proxy"]
     token = two_servers[A]
     kernel = stack.via_proxy(A, "/api/kernels", token, method="POST", json={"name": "python3"})
