@@ -1,8 +1,9 @@
-"""The command line: `python pipeline.py bake|deploy|status|destroy|prune|simulate`.
+"""The command line: `python pipeline.py bake|render|deploy|status|destroy|prune|simulate`.
 
-Thin on purpose: parse options, load the config, hand over to the target's
-module. Heavy modules are imported inside the commands so `--help` is fast.
-Only SwarmhubError is caught: it becomes one line on stderr and exit 1.
+Thin on purpose: parse options, load the config, pick the target once
+(swarmhub.targets) and call its verb. Heavy modules are imported inside the
+targets so `--help` is fast. Only SwarmhubError is caught: it becomes one line
+on stderr and exit 1.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ import sys
 import click
 
 from swarmhub.errors import SwarmhubError
+
+
+def _target(cfg, name: str):
+    from swarmhub import targets
+
+    return targets.get(cfg, name)
 
 
 def _load(config_path: str, target: str | None):
@@ -68,18 +75,24 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Build even if an image with these inputs exists.")
 def bake(cfg, target, only, force):
     """Build the images: local docker images, or AMIs on AWS. Skips what is unchanged."""
-    if target == "local":
-        from swarmhub.local import images
+    _target(cfg, target).bake(only=only, force=force)
 
-        if only in ("worker", "chef-server"):
-            raise SwarmhubError(f"--only {only} is an AMI: use --target aws")
-        images.bake(cfg, only=only, force=force)
-    else:
-        from swarmhub.aws import bake as aws_bake
 
-        if only in ("hub", "notebook"):
-            raise SwarmhubError(f"--only {only} is a container image: use --target local")
-        aws_bake.bake(cfg, only=only, force=force)
+@main.command()
+@_common
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to write the files (default: .work/<target>/rendered).",
+)
+def render(cfg, target, out):
+    """Write every file deploy would act on, for a person to read; apply nothing."""
+    from pathlib import Path
+
+    written = _target(cfg, target).render(Path(out or f".work/{target}/rendered"))
+    for path in written:
+        click.echo(str(path))
 
 
 @main.command()
@@ -87,28 +100,18 @@ def bake(cfg, target, only, force):
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would change, change nothing.")
 def deploy(cfg, target, plan_only):
     """Start the hub, the swarm and the autoscaler (idempotent)."""
-    if target == "local":
-        from swarmhub.local import deploy as local_deploy
-
-        local_deploy.deploy(cfg, plan_only=plan_only)
+    chosen = _target(cfg, target)
+    if plan_only:
+        chosen.plan()
     else:
-        from swarmhub.aws import deploy as aws_deploy
-
-        aws_deploy.deploy(cfg, plan_only=plan_only)
+        chosen.apply()
 
 
 @main.command()
 @_common
 def status(cfg, target):
     """Hub URL and health, nodes, users and their servers."""
-    if target == "local":
-        from swarmhub.local import deploy as local_deploy
-
-        local_deploy.status(cfg)
-    else:
-        from swarmhub.aws import deploy as aws_deploy
-
-        aws_deploy.status(cfg)
+    _target(cfg, target).status()
 
 
 @main.command()
@@ -119,14 +122,7 @@ def destroy(cfg, target, purge, yes):
     """Remove everything deploy made; homes stay unless --purge."""
     if purge and not yes:
         click.confirm("Delete every user's home and the hub database?", abort=True)
-    if target == "local":
-        from swarmhub.local import deploy as local_deploy
-
-        local_deploy.destroy(cfg, purge=purge)
-    else:
-        from swarmhub.aws import deploy as aws_deploy
-
-        aws_deploy.destroy(cfg, purge=purge)
+    _target(cfg, target).destroy(purge=purge)
 
 
 @main.command()

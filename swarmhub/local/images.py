@@ -90,6 +90,17 @@ def exists(image: str) -> bool:
     return True
 
 
+def recorded_or_expected(cfg: Config) -> dict[str, str]:
+    """The tags the last bake recorded, else those a bake of these inputs would
+    make; asks no engine (for render and plan)."""
+    recorded_file = paths(cfg).images_file
+    try:
+        recorded = json.loads(recorded_file.read_text())
+    except (OSError, ValueError):
+        recorded = {}
+    return {name: recorded.get(name) or tag(cfg, name) for name in NAMES}
+
+
 def built_images(cfg: Config) -> dict[str, str]:
     """The tags the last bake recorded (bake -> file -> deploy, as on AWS).
 
@@ -114,7 +125,8 @@ def built_images(cfg: Config) -> dict[str, str]:
 def bake(cfg: Config, *, only: str | None = None, force: bool = False) -> dict[str, str]:
     """Build what changed; return {name: tag}. Safe to re-run."""
     p = paths(cfg)
-    engine.ensure_engine(str(p.state))
+    engine.ensure_engine()
+    p.ensure_state()
     base = _ensure_base(cfg, force=force)
     result = {}
     for name in NAMES if only is None else (only,):
@@ -124,7 +136,6 @@ def bake(cfg: Config, *, only: str | None = None, force: bool = False) -> dict[s
         else:
             _build(cfg, name, image, base)
         result[name] = image
-    p.state.mkdir(parents=True, exist_ok=True)
     recorded = json.loads(p.images_file.read_text()) if p.images_file.exists() else {}
     recorded.update(result)
     p.images_file.write_text(json.dumps(recorded, indent=2) + "\n")

@@ -29,7 +29,7 @@ from swarmhub.aws import manager_up
 from swarmhub.config import parse_config
 from swarmhub.errors import SwarmhubError
 from swarmhub.hub.settings import load
-from swarmhub.local import deploy as local
+from swarmhub.swarm import specs as local
 from tests.conftest import REPO
 from tests.helpers import calls, fake_tools, run_script
 from tests.unit.test_aws_deploy import render_tftpl

@@ -1,0 +1,85 @@
+"""`destroy` on the local target: remove every service, node, network and secret
+deploy made; with `--purge` also the homes and the state, but only directories
+swarmhub itself created (they carry its mark, see swarmhub.local.paths)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+from swarmhub.config import Config
+from swarmhub.errors import SwarmhubError
+from swarmhub.local import agent, bridge, engine, nodes
+from swarmhub.local.paths import paths
+from swarmhub.run import echo
+from swarmhub.swarm import labels, stack
+from swarmhub.swarm.specs import HUB, NETWORK, PROXY
+
+
+def purge_refusal(cfg: Config) -> str | None:
+    """Why `--purge` must not run for `cfg`, or None. Checked before anything is removed."""
+    from swarmhub.config.paths_safety import check_dedicated
+
+    p = paths(cfg)
+    for root, role in ((p.homes, "local.homes_dir"), (p.state, "local.state_dir")):
+        problem = check_dedicated(str(root), role)
+        if problem:
+            return problem
+        if root.exists() and not p.owned(root):
+            return (
+                f"{role} {root} was not made by swarmhub (no {root}/.swarmhub-owned): "
+                "destroy --purge removes only what deploy made; delete it yourself if you mean it"
+            )
+    return None
+
+
+def destroy(cfg: Config, *, purge: bool = False) -> None:
+    p = paths(cfg)
+    engine.require_root()
+    if purge and (why := purge_refusal(cfg)):
+        raise SwarmhubError(f"refusing --purge: {why}")
+    agent.stop(cfg)  # first, so it does not replace the nodes we remove
+    client = engine.client() if engine.is_up() else None
+    in_swarm = client is not None and client.info()["Swarm"]["LocalNodeState"] == "active"
+    if in_swarm:
+        for service in client.services.list():
+            spec_labels = service.attrs["Spec"].get("Labels", {})
+            if spec_labels.get(labels.MANAGED) == "true" or spec_labels.get(labels.USER_SERVER):
+                echo(f"removing service {service.name}")
+                service.remove()
+        for name in (HUB, PROXY):
+            stack.wait_gone(client, name)
+    for node in nodes.list_nodes(cfg):
+        echo(f"removing node {node.name}")
+        nodes.remove(cfg, node, drain_timeout=10 if in_swarm else 0)
+    if in_swarm:
+        for network in client.networks.list(names=[NETWORK]):
+            _remove_network(network)
+        for secret in client.secrets.list(filters={"label": labels.MANAGED}):
+            secret.remove()
+        if client.info()["Swarm"].get("NodeAddr") == bridge.manager_address(cfg):
+            echo("leaving the swarm")
+            client.swarm.leave(force=True)
+    bridge.remove_bridge()
+    # Every node is gone, so is the pool's count: a new deploy starts afresh.
+    p.pool_file.unlink(missing_ok=True)
+    if purge:
+        for root in (p.homes, p.state):
+            if root.exists():
+                echo(f"purging {root}")
+                shutil.rmtree(root)
+    else:
+        echo(f"homes kept in {p.homes} (destroy --purge deletes them)")
+
+
+def _remove_network(network) -> None:
+    # User server containers may take a moment to go after their services.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            network.remove()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise SwarmhubError(f"network {network.name} is still in use after 30 s") from None
+            time.sleep(1)
