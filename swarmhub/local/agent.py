@@ -31,7 +31,7 @@ from swarmhub.hub.settings import load
 from swarmhub.local import images, nodes
 from swarmhub.local.bridge import manager_address
 from swarmhub.local.paths import paths
-from swarmhub.run import start_daemon, write_atomic
+from swarmhub.run import run, start_daemon, write_atomic
 
 PORT = 2380
 log = logging.getLogger("swarmhub.pool")
@@ -170,7 +170,11 @@ def _swarm_id(node) -> str | None:
         return None
 
 
-def serve(cfg: Config, token: str, address: str, port: int = PORT) -> ThreadingHTTPServer:
+def serve(
+    cfg: Config, token: str, address: str, port: int = PORT, *, restore: bool = False
+) -> ThreadingHTTPServer:
+    """The agent's API on `address`, and its reconciler. restore: first start
+    again the nodes a reboot stopped (swarmhub.local.boot), then keep the count."""
     pool = Pool(cfg)
 
     class Handler(BaseHTTPRequestHandler):
@@ -233,6 +237,13 @@ def serve(cfg: Config, token: str, address: str, port: int = PORT) -> ThreadingH
     server = ThreadingHTTPServer((address, port), Handler)
 
     def loop() -> None:
+        if restore:
+            from swarmhub.local import boot
+
+            try:
+                boot.restore(cfg)
+            except Exception:
+                log.exception("restoring the nodes failed; the reconciler replaces them")
         while True:
             try:
                 pool.reconcile()
@@ -258,15 +269,22 @@ def ensure(cfg: Config) -> None:
 
     import requests
 
+    from swarmhub.local import boot
+
     if running(cfg):
         return
     p = paths(cfg)
     settings = p.hub_state / "settings.json"
     log_path = p.agent_log
-    proc = start_daemon(
-        [sys.executable, "-m", "swarmhub.local.agent", "--settings", str(settings)], log=log_path
-    )
-    _pidfile(cfg).write_text(str(proc.pid))
+    if boot.install(cfg):  # systemd runs it, now and at every boot
+        run(["systemctl", "start", boot.UNIT])
+        proc = None
+    else:
+        proc = start_daemon(
+            [sys.executable, "-m", "swarmhub.local.agent", "--settings", str(settings)],
+            log=log_path,
+        )
+        _pidfile(cfg).write_text(str(proc.pid))
     url = f"http://{manager_address(cfg)}:{PORT}/desired"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -275,15 +293,22 @@ def ensure(cfg: Config) -> None:
                 return
         except requests.RequestException:
             pass
-        if proc.poll() is not None:
+        if proc is not None and proc.poll() is not None:
             break
         time.sleep(0.2)
     raise SwarmhubError("the local pool agent did not start", hint=f"see {log_path}")
 
 
-def stop(cfg: Config) -> None:
+def stop(cfg: Config, *, uninstall: bool = False) -> None:
+    """Stop the agent (uninstall: and its boot unit, for destroy)."""
     import signal
 
+    from swarmhub.local import boot
+
+    if uninstall:
+        boot.uninstall()
+    elif boot.has_systemd():
+        run(["systemctl", "stop", boot.UNIT], check=False, quiet=True)
     try:
         pid = int(_pidfile(cfg).read_text())
     except (FileNotFoundError, ValueError):
@@ -307,7 +332,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = load(args.settings).config
     token = (paths(cfg).secrets / "swarmhub-pool-token").read_text().strip()
-    server = serve(cfg, token, manager_address(cfg))
+    server = serve(cfg, token, manager_address(cfg), restore=True)
     _pidfile(cfg).write_text(str(os.getpid()))
     log.info("pool agent on %s:%d", manager_address(cfg), PORT)
     server.serve_forever()

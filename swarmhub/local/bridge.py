@@ -43,3 +43,18 @@ def remove_bridge() -> None:
     while not run(["iptables", "-C", *rule], check=False, capture=True, quiet=True).returncode:
         run(["iptables", "-D", *rule], quiet=True)
     run(["ip", "link", "del", BRIDGE], check=False, capture=True, quiet=True)
+
+
+def main() -> None:
+    """`python -m swarmhub.local.bridge --settings F`: the bridge, at boot."""
+    import argparse
+
+    from swarmhub.hub.settings import load
+
+    parser = argparse.ArgumentParser(description="swarmhub node bridge")
+    parser.add_argument("--settings", required=True)
+    ensure_bridge(load(parser.parse_args().settings).config)
+
+
+if __name__ == "__main__":
+    main()

@@ -174,9 +174,15 @@ def _ensure_ports_free(cfg: Config, client) -> None:
 
 
 def _ensure_nodes(cfg: Config, images_: list[str], workers: int, made) -> None:
+    bridge.ensure_bridge(cfg)
     for node in nodes.list_nodes(cfg):
-        if not nodes.dockerd_alive(node):
-            echo(f"node {node.name}: its dockerd is gone, replacing the node")
+        if nodes.dockerd_alive(node):
+            continue
+        try:  # after a reboot: its data-root still holds its swarm membership
+            nodes.resume(cfg, node)
+            echo(f"node {node.name}: started again on its data-root")
+        except SwarmhubError as exc:
+            echo(f"node {node.name}: did not come back ({exc}), replacing it")
             nodes.remove(cfg, node)
     for _ in range(workers - len(nodes.list_nodes(cfg))):
         node = nodes.start(cfg, images_)

@@ -38,7 +38,7 @@ def destroy(cfg: Config, *, purge: bool = False) -> None:
     engine.require_root()
     if purge and (why := purge_refusal(cfg)):
         raise SwarmhubError(f"refusing --purge: {why}")
-    agent.stop(cfg)  # first, so it does not replace the nodes we remove
+    agent.stop(cfg, uninstall=True)  # first, so it does not replace the nodes we remove
     client = engine.client() if engine.is_up() else None
     in_swarm = client is not None and client.info()["Swarm"]["LocalNodeState"] == "active"
     if in_swarm:

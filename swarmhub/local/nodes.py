@@ -169,6 +169,13 @@ def start(cfg: Config, images: list[str], node: LocalNode | None = None) -> Loca
     return node
 
 
+def resume(cfg: Config, node: LocalNode) -> str:
+    """Start a node's dockerd again on its data-root (after a reboot): its swarm
+    membership is in there, so it rejoins as the same node. Its swarm node id."""
+    _start_dockerd(cfg, node)
+    return wait_ready(node)
+
+
 def _start_dockerd(cfg: Config, node: LocalNode) -> None:
     data = _data_dir(cfg, node)
     data.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ homes included, when the session ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import require_tool
-from tests.integration.stack import Stack, cli
+from tests.integration.stack import Stack, cli, wait_for
 
 STATE_DIR = Path("/var/lib/swarmhub-test")
 PORT = 18000
@@ -79,3 +80,52 @@ def local_worker(stack: Stack):
         )
     finally:
         nodes.remove(cfg, node, drain_timeout=10)
+
+
+def scaling_config(stack: Stack) -> dict:
+    """The stack's config with the autoscaler on, two servers to a node and short
+    cooldowns (each local node offers this machine's memory)."""
+    import docker
+
+    host_mem = docker.from_env().info()["MemTotal"]
+    per_server = f"{host_mem * 2 // 5 // 2**20}M"  # two fit on a node, a third does not
+    config = yaml.safe_load(stack.config.read_text())
+    config["servers"] = {
+        "mem_reservation": per_server,
+        "mem_limit": per_server,
+        "cpu_reservation": 0.1,
+    }
+    config["autoscaler"] = {
+        "enabled": True,
+        "min_nodes": 1,
+        "max_nodes": 3,
+        "headroom_slots": 0,
+        "scale_in_cooldown": 15,
+        "scale_out_cooldown": 0,
+        "node_boot_seconds": 15,
+        "poll_interval": 3,
+    }
+    return config
+
+
+@contextlib.contextmanager
+def redeployed(stack: Stack, path: Path, config: dict):
+    """The stack re-deployed with `config` for a while, then put back as it was."""
+    path.write_text(yaml.safe_dump(config))
+    cli("deploy", config=path)
+    changed = Stack(path, stack.state_dir, stack.homes_dir, stack.port)
+    wait_for(changed.answers_api, 90, "the hub's API after the re-deploy")
+    try:
+        yield changed
+    finally:
+        for user in changed.api("GET", "/users").json():
+            if user.get("servers"):
+                changed.api("DELETE", f"/users/{user['name']}/server")
+        cli("deploy", config=stack.config)
+        wait_for(stack.answers_api, 90, "the hub's API after restoring the config")
+
+
+@pytest.fixture
+def scaling_stack(stack: Stack, tmp_path):
+    with redeployed(stack, tmp_path / "scaling.yaml", scaling_config(stack)) as scaled:
+        yield scaled

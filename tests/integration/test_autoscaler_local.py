@@ -11,12 +11,11 @@ import time
 
 import docker
 import pytest
-import yaml
 
 from swarmhub.config import load_config
 from swarmhub.local import nodes
 from swarmhub.swarm.labels import INSTANCE_ID
-from tests.integration.stack import Stack, cli
+from tests.integration.stack import Stack, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,55 +31,6 @@ def _node_of(client, user: str) -> str:
     tasks = [t for t in service.tasks() if t["Status"]["State"] == "running"]
     assert len(tasks) == 1, tasks
     return tasks[0]["NodeID"]
-
-
-def _wait(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def scaling_stack(stack: Stack, tmp_path):
-    host_mem = docker.from_env().info()["MemTotal"]
-    per_server = host_mem * 2 // 5  # two fit on a node, a third does not
-    config = yaml.safe_load(stack.config.read_text())
-    config["servers"] = {
-        "mem_reservation": per_server,
-        "mem_limit": per_server,
-        "cpu_reservation": 0.1,
-    }
-    config["autoscaler"] = {
-        "enabled": True,
-        "min_nodes": 1,
-        "max_nodes": 3,
-        "headroom_slots": 0,
-        "scale_in_cooldown": 15,
-        "scale_out_cooldown": 0,
-        "node_boot_seconds": 15,
-        "poll_interval": 3,
-    }
-    path = tmp_path / "scaling.yaml"
-    path.write_text(yaml.safe_dump(config))
-    cli("deploy", config=path)
-    scaled = Stack(path, stack.state_dir, stack.homes_dir, stack.port)
-    _wait(lambda: _healthy(scaled), 90, "the hub after re-deploy")
-    yield scaled
-    for user in ("pack1", "pack2", "pack3", "victim"):
-        scaled.api("DELETE", f"/users/{user}/server")
-    cli("deploy", config=stack.config)
-    _wait(lambda: _healthy(stack), 90, "the hub after restoring the config")
-
-
-def _healthy(stack: Stack) -> bool:
-    try:
-        return stack.api("GET", "/").status_code == 200
-    except Exception:
-        return False
 
 
 def test_scale_out_packs_and_scale_in_spares_busy_nodes(scaling_stack: Stack):
@@ -118,7 +68,7 @@ def test_scale_out_packs_and_scale_in_spares_busy_nodes(scaling_stack: Stack):
 
     # The new node's only user leaves: after the cooldown that node goes.
     stack.stop(late)
-    _wait(lambda: third not in _workers(client), 90, "the emptied node to be removed")
+    wait_for(lambda: third not in _workers(client), 90, "the emptied node to be removed")
     # Another leaves too, but one still works on the first node: it stays.
     stack.stop(other)
     time.sleep(25)  # longer than the cooldown plus a poll
@@ -145,12 +95,12 @@ def test_a_dead_node_is_noticed_cleaned_out_and_its_user_starts_elsewhere(
 
     nodes.kill_hard(dead)  # no drain, no leave: the instance is just gone
     t0 = time.monotonic()
-    _wait(lambda: not stack.server(user), 90, "the hub to see the server stopped")
+    wait_for(lambda: not stack.server(user), 90, "the hub to see the server stopped")
     print(f"hub noticed the dead server after {time.monotonic() - t0:.1f}s")
 
     stack.start(user, timeout=150)
     assert _node_of(client, user) != dead_id
     got = stack.via_proxy(user, "/api/contents/essay.txt", stack.user_token(user))
     assert got.status_code == 200 and got.json()["content"] == "draft 3"
-    _wait(lambda: dead_id not in _workers(client), 60, "the dead node to leave the swarm")
+    wait_for(lambda: dead_id not in _workers(client), 60, "the dead node to leave the swarm")
     stack.stop(user)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
 import docker
 import pytest
@@ -152,3 +153,23 @@ def _base_tag() -> str:
     from swarmhub.local import images
 
     return images.base_hash(parse_config({}, "defaults"))
+
+
+def test_purge_with_an_unsafe_path_is_refused_before_anything_is_removed(stack: Stack, tmp_path):
+    import yaml
+
+    client = docker.from_env()
+    before = sorted(s.id for s in client.services.list())
+    homes_before = sorted(p.name for p in Path("/home").iterdir())
+    for unsafe in ("/home", "/"):
+        config = yaml.safe_load(stack.config.read_text())
+        config["local"]["homes_dir"] = unsafe
+        path = tmp_path / "unsafe.yaml"
+        path.write_text(yaml.safe_dump(config))
+        proc = cli("destroy", "--purge", "--yes", config=path, check=False)
+        assert proc.returncode == 1, proc.stderr
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "homes_dir" in errors[0], proc.stderr
+    assert sorted(s.id for s in client.services.list()) == before  # nothing stopped
+    assert sorted(p.name for p in Path("/home").iterdir()) == homes_before
+    assert stack.healthy()
