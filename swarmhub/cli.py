@@ -27,6 +27,13 @@ def _load(config_path: str, target: str | None):
     return cfg, chosen
 
 
+def _validated(cfg, target: str, command: str) -> None:
+    # Every check the command would meet later, before it touches anything.
+    from swarmhub import validate
+
+    validate.require(cfg, target, command)
+
+
 def _common(func):
     @click.option(
         "--config",
@@ -47,7 +54,9 @@ def _common(func):
             cfg, chosen = _load(config_path, target)
             return func(cfg, chosen, **kwargs)
         except SwarmhubError as exc:
-            click.echo(f"error: {exc}", err=True)
+            # A config's mistakes are one line each, all of them.
+            for line in str(exc).splitlines():
+                click.echo(f"error: {line}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -68,6 +77,7 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Build even if an image with these inputs exists.")
 def bake(cfg, target, only, force):
     """Build the images: local docker images, or AMIs on AWS. Skips what is unchanged."""
+    _validated(cfg, target, "bake")
     if target == "local":
         from swarmhub.local import images
 
@@ -87,6 +97,7 @@ def bake(cfg, target, only, force):
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would change, change nothing.")
 def deploy(cfg, target, plan_only):
     """Start the hub, the swarm and the autoscaler (idempotent)."""
+    _validated(cfg, target, "deploy")
     if target == "local":
         from swarmhub.local import deploy as local_deploy
 
@@ -117,6 +128,7 @@ def status(cfg, target):
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def destroy(cfg, target, purge, yes):
     """Remove everything deploy made; homes stay unless --purge."""
+    _validated(cfg, target, "destroy")
     if purge and not yes:
         click.confirm("Delete every user's home and the hub database?", abort=True)
     if target == "local":
@@ -150,6 +162,53 @@ def simulate(cfg, target, course_path):
     from swarmhub.autoscaler import simulate as sim
 
     sim.main(cfg, course_path)
+
+
+@main.command(name="validate")
+@click.option("--config", "config_path", default="swarmhub.yaml", show_default=True)
+@click.option("--target", type=click.Choice(["local", "aws"]), default=None)
+@click.option("--online", is_flag=True, help="Also check AWS credentials, region, AMIs, tools.")
+def validate_command(config_path, target, online):
+    """Check the config and this machine for everything bake/deploy would meet; change nothing."""
+    from swarmhub import validate
+
+    sys.exit(validate.main(config_path, target, online))
+
+
+@main.group()
+def users():
+    """Per-user accounts of the local target: one identity per student."""
+
+
+@users.command(name="add")
+@click.argument("names", nargs=-1)
+@click.option("--from", "roster", type=click.Path(dir_okay=False), help="A roster CSV.")
+@click.option("--reset", is_flag=True, help="Give existing accounts a new password.")
+@click.option("--config", "config_path", default="swarmhub.yaml", show_default=True)
+def users_add(names, roster, reset, config_path):
+    """Make accounts; print each new password once (only its hash is kept)."""
+    from swarmhub import accounts
+
+    accounts.cli_add(config_path, names, roster, reset)
+
+
+@users.command(name="remove")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--config", "config_path", default="swarmhub.yaml", show_default=True)
+def users_remove(names, config_path):
+    """Delete accounts: the user can no longer sign in (their home stays)."""
+    from swarmhub import accounts
+
+    accounts.cli_remove(config_path, names)
+
+
+@users.command(name="list")
+@click.option("--config", "config_path", default="swarmhub.yaml", show_default=True)
+def users_list(config_path):
+    """The accounts, with when each was made (never a password)."""
+    from swarmhub import accounts
+
+    accounts.cli_list(config_path)
 
 
 if __name__ == "__main__":

@@ -393,7 +393,13 @@ def test_manager_up_with_github_needs_the_real_secret_and_makes_it_a_swarm_secre
     cfg = parse_config(
         {
             "aws": {"region": "eu-west-1"},
-            "hub": {"auth": {"kind": "github", "github": {"client_id": "x"}}},
+            "hub": {
+                "auth": {
+                    "kind": "github",
+                    "admin_users": ["prof"],
+                    "github": {"client_id": "x", "allowed_users": ["ada"]},
+                }
+            },
         },
         "hub-config.json",
     )

@@ -53,22 +53,44 @@ def test_github_with_orgs_and_teams(secrets_dir):
 def test_github_users_only_asks_for_no_org_scope(secrets_dir):
     (secrets_dir / "swarmhub-github-client-secret").write_text("s3cret")
     c = TraitletsConfig()
-    s = _settings({"kind": "github", "github": {"client_id": "abc", "allowed_users": ["ada"]}})
+    s = _settings(
+        {
+            "kind": "github",
+            "admin_users": ["ada"],
+            "github": {"client_id": "abc", "allowed_users": ["ada"]},
+        }
+    )
     hubconfig._auth(c, s)
     assert c.GitHubOAuthenticator.scope == ["read:user"]
 
 
+GITHUB = {
+    "kind": "github",
+    "admin_users": ["prof"],
+    "github": {"client_id": "abc", "allowed_organizations": ["physics-101"]},
+}
+
+
 def test_github_without_its_secret_does_not_start(secrets_dir):
-    s = _settings({"kind": "github", "github": {"client_id": "abc"}})
+    s = _settings(GITHUB)
     with pytest.raises(auth.MissingSecret, match="swarmhub-github-client-secret"):
         hubconfig._auth(TraitletsConfig(), s)
 
 
-def test_shared_password_stays_the_local_default(secrets_dir):
+def test_per_user_accounts_are_the_local_default(secrets_dir):
+    c = TraitletsConfig()
+    hubconfig._auth(c, _settings({}))
+    assert c.JupyterHub.authenticator_class == "swarmhub.hub.auth.AccountsAuthenticator"
+    assert c.AccountsAuthenticator.accounts_file == "/srv/jupyterhub/accounts.json"
+    assert "allow_all" not in c.Authenticator
+    assert "SharedPasswordAuthenticator" not in c
+
+
+def test_shared_password_is_an_explicit_choice(secrets_dir):
     (secrets_dir / "swarmhub-user-password").write_text("class")
     (secrets_dir / "swarmhub-admin-password").write_text("a" * 32)
     c = TraitletsConfig()
-    hubconfig._auth(c, _settings({}))
+    hubconfig._auth(c, _settings({"kind": "shared-password"}))
     assert c.JupyterHub.authenticator_class == "shared-password"
     assert c.SharedPasswordAuthenticator.user_password == "class"
 
@@ -82,14 +104,14 @@ def test_malformed_team_is_a_config_error(team):
 def test_deploy_takes_the_github_secret_from_the_environment(monkeypatch):
     from swarmhub.swarm import secrets
 
-    cfg = parse_config({"hub": {"auth": {"kind": "github", "github": {"client_id": "x"}}}}, "t")
+    cfg = parse_config({"hub": {"auth": GITHUB}}, "t")
     monkeypatch.delenv("SWARMHUB_GITHUB_CLIENT_SECRET", raising=False)
     with pytest.raises(SwarmhubError, match="SWARMHUB_GITHUB_CLIENT_SECRET is not set"):
         secrets.supplied(cfg)
     monkeypatch.setenv("SWARMHUB_GITHUB_CLIENT_SECRET", " abc \n")
     assert secrets.supplied(cfg) == {"swarmhub-github-client-secret": "abc"}
     assert "swarmhub-github-client-secret" in secrets.hub_secrets(cfg)
-    # The shared-password hub neither needs nor mounts it.
+    # The accounts hub neither needs nor mounts it.
     plain = parse_config({}, "t")
     assert secrets.supplied(plain) == {}
     assert "swarmhub-github-client-secret" not in secrets.hub_secrets(plain)
@@ -103,7 +125,8 @@ def test_deploy_without_the_github_secret_is_one_error_and_makes_nothing(tmp_pat
     state = tmp_path / "state"
     config = tmp_path / "swarmhub.yaml"
     config.write_text(
-        "hub:\n  auth:\n    kind: github\n    github: {client_id: abc}\n"
+        "hub:\n  auth:\n    kind: github\n    admin_users: [prof]\n"
+        "    github: {client_id: abc, allowed_users: [ada]}\n"
         f"local:\n  state_dir: {state}\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "SWARMHUB_GITHUB_CLIENT_SECRET"}
