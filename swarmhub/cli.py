@@ -175,6 +175,26 @@ def validate_command(config_path, target, online):
     sys.exit(validate.main(config_path, target, online))
 
 
+@main.command(name="init")
+@click.option("--config", "config_path", default="swarmhub.yaml", show_default=True)
+@click.option("--target", type=click.Choice(["local", "aws"]), default=None)
+@click.option("--class-size", type=click.IntRange(1, 2000), default=None)
+@click.option("--sign-in", type=click.Choice(["accounts", "github", "shared-password"]))
+@click.option("--region", default=None, help="AWS region (with --target aws).")
+@click.option("--github-org", default=None, help="GitHub organisation whose members sign in.")
+@click.option("--admin", "admins", multiple=True, help="An admin user (repeat for more).")
+@click.option("--yes", is_flag=True, help="Ask nothing: take the flags and the defaults.")
+def init_command(config_path, **answers):
+    """Write a commented swarmhub.yaml from a few answers; never overwrites one."""
+    from swarmhub import init
+
+    try:
+        init.main(config_path, **answers)
+    except SwarmhubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
 @main.group()
 def users():
     """Per-user accounts of the local target: one identity per student."""
