@@ -159,3 +159,92 @@ def test_user_names_are_safe_directory_names(name, ok):
     import re
 
     assert bool(re.match(auth.USERNAME_PATTERN, name)) is ok
+
+
+# --- per-user accounts: the local default ------------------------------------------------
+
+
+@pytest.fixture
+def fast_scrypt(monkeypatch):
+    from swarmhub import accounts
+
+    # The stored parameters travel with each hash; the tests need not pay 32 MiB each.
+    monkeypatch.setattr(accounts, "SCRYPT_N", 2**10)
+    accounts.dummy_hash.cache_clear()
+    yield accounts
+    accounts.dummy_hash.cache_clear()
+
+
+def _authenticator(path):
+    return auth.AccountsAuthenticator(accounts_file=str(path))
+
+
+def _sign_in(authenticator, name, password):
+    import asyncio
+
+    data = {"username": name, "password": password}
+    return asyncio.run(authenticator.get_authenticated_user(None, data))
+
+
+def test_a_student_cannot_sign_in_as_another(tmp_path, fast_scrypt):
+    path = tmp_path / "accounts.json"
+    made, _ = fast_scrypt.add(path, ["alice", "bob"])
+    a = _authenticator(path)
+    assert _sign_in(a, "alice", made["alice"])["name"] == "alice"
+    assert _sign_in(a, "Alice", made["alice"])["name"] == "alice"  # names are lower-cased
+    assert _sign_in(a, "bob", made["alice"]) is None
+    assert _sign_in(a, "carol", made["alice"]) is None
+    assert _sign_in(a, "alice", "") is None
+    # Only hashes are stored.
+    assert made["alice"] not in path.read_text() and made["bob"] not in path.read_text()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_hub_sees_accounts_added_and_removed_without_a_restart(tmp_path, fast_scrypt):
+    import asyncio
+    from types import SimpleNamespace
+
+    path = tmp_path / "accounts.json"
+    a = _authenticator(path)
+    assert _sign_in(a, "alice", "x") is None  # no file yet: nobody
+    made, _ = fast_scrypt.add(path, ["alice"])
+    assert _sign_in(a, "alice", made["alice"])["name"] == "alice"
+    alice = SimpleNamespace(name="alice")
+    assert asyncio.run(a.refresh_user(alice)) is True
+    # A reset password ends the sessions signed in with the old one.
+    fresh, _ = fast_scrypt.add(path, ["alice"], reset=True)
+    assert asyncio.run(a.refresh_user(alice)) is False
+    assert _sign_in(a, "alice", made["alice"]) is None
+    assert _sign_in(a, "alice", fresh["alice"])["name"] == "alice"
+    # A removed account can neither sign in nor keep its browser session.
+    fast_scrypt.remove(path, ["alice"])
+    assert asyncio.run(a.refresh_user(alice)) is False
+    assert _sign_in(a, "alice", fresh["alice"]) is None
+
+
+def test_a_broken_accounts_file_opens_no_door(tmp_path, fast_scrypt):
+    path = tmp_path / "accounts.json"
+    made, _ = fast_scrypt.add(path, ["alice"])
+    a = _authenticator(path)
+    assert _sign_in(a, "alice", made["alice"])
+    path.write_text('{"users": {"mallory": ')
+    assert _sign_in(a, "mallory", "") is None
+    assert _sign_in(a, "alice", made["alice"])  # the accounts read before still hold
+
+
+def test_admins_sign_in_with_their_own_accounts(tmp_path, fast_scrypt):
+    path = tmp_path / "accounts.json"
+    made = fast_scrypt.ensure_admins(path, ["prof"])
+    assert list(made) == ["prof"]
+    assert fast_scrypt.ensure_admins(path, ["prof"]) == {}  # made once, never reprinted
+    a = auth.AccountsAuthenticator(accounts_file=str(path), admin_users={"prof"})
+    assert _sign_in(a, "prof", made["prof"])["admin"] is True
+
+
+def test_a_hash_is_checked_with_its_own_parameters(fast_scrypt):
+    stored = fast_scrypt.hash_password("pw")
+    assert stored.startswith("scrypt$1024$8$3$")
+    fast_scrypt.SCRYPT_N = 2**11
+    assert fast_scrypt.verify_password("pw", stored)
+    assert not fast_scrypt.verify_password("pw", "md5$abc")
+    assert not fast_scrypt.verify_password("pw", "scrypt$x$8$1$AA==$AA==")
