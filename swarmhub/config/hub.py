@@ -153,10 +153,14 @@ class Profile(Strict):
     description: str = ""
     # The notebook image, by tag or digest; default: the baked notebook image.
     image: str | None = None
+    # The most memory this profile's server may use; default: servers.mem_limit.
     mem_limit: Bytes | None = None
+    # Memory set aside for it; default: servers.mem_reservation, capped at its limit.
     mem_reservation: Bytes | None = None
-    cpu_limit: float | None = Field(default=None, gt=0)
-    cpu_reservation: float | None = Field(default=None, gt=0)
+    # The most CPUs it may use; default: servers.cpu_limit.
+    cpu_limit: float | None = Field(default=None, gt=0, description="CPUs")
+    # CPUs set aside for it; default: servers.cpu_reservation.
+    cpu_reservation: float | None = Field(default=None, gt=0, description="CPUs")
 
     @field_validator("name")
     @classmethod

@@ -44,6 +44,7 @@ class ImagesConfig(Strict):
     repository: str = "swarmhub"
     # Debian release of the local images' base (debootstrap).
     debian_suite: str = versions.DEBIAN_SUITE
+    # The Debian mirror debootstrap and apt use for the local images.
     debian_mirror: str = Field(default=versions.DEBIAN_MIRROR, description="URL")
 
     @field_validator("repository")
