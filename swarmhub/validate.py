@@ -140,7 +140,9 @@ def online_problems(cfg: Config, target: str) -> list[Problem]:
         images = read_ami_state(cfg)
         ids = [e["ami_id"] for e in images.values() if "ami_id" in e]
         if ids:
-            found = {i["ImageId"] for i in ec2.describe_images(ImageIds=ids)["Images"]}
+            # A filter, not ImageIds: an id that is gone is an answer, not an error.
+            filters = [{"Name": "image-id", "Values": ids}]
+            found = {i["ImageId"] for i in ec2.describe_images(Filters=filters)["Images"]}
             for name, entry in images.items():
                 if entry.get("ami_id") not in found:
                     out.append(

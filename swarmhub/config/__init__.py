@@ -130,9 +130,12 @@ def _drop_nulls(data: dict) -> dict:
     return {key: value for key, value in data.items() if value is not None or key == "aws"}
 
 
-def check_data(data: object, source: str, src: Source | None = None) -> Config:
+def check_data(
+    data: object, source: str, src: Source | None = None, *, operator: bool = True
+) -> Config:
     """Validate `data` (parsed YAML) as an operator's file; every mistake in one
-    ConfigError, each on its own line."""
+    ConfigError, each on its own line. `operator=False`: a file the program rendered
+    (hub-config.json), whose sizes are bytes."""
     from swarmhub.config import secrets_scan
 
     if data is None:
@@ -155,7 +158,7 @@ def check_data(data: object, source: str, src: Source | None = None) -> Config:
             )
         )
     try:
-        cfg = Config.model_validate(_drop_nulls(data), context={FROM_FILE: True})
+        cfg = Config.model_validate(_drop_nulls(data), context={FROM_FILE: operator})
     except ValidationError as exc:
         for p in translate(exc.errors(), src, source, Config):
             if not any(p.field.startswith(dotted(loc)) for loc in secret_locs):
@@ -181,7 +184,8 @@ def parse_config(data: object, source: str) -> Config:
 
 def load_config(path: str | Path, *, missing_ok: bool = False) -> Config:
     """Read and validate swarmhub.yaml. A missing file is an error unless `missing_ok`,
-    in which case the defaults (the local target) apply."""
+    in which case the defaults (the local target) apply. A `.json` file is one the
+    program rendered (the manager's hub-config.json): its sizes are bytes."""
     from swarmhub.config import source as yaml_source
 
     path = Path(path)
@@ -194,7 +198,7 @@ def load_config(path: str | Path, *, missing_ok: bool = False) -> Config:
         data, src = yaml_source.read(path)
     except ReadError as exc:
         raise ConfigError([Problem(exc.where, "", exc.message)]) from None
-    return check_data(data, str(path), src)
+    return check_data(data, str(path), src, operator=path.suffix != ".json")
 
 
 __all__ = [

@@ -165,9 +165,10 @@ def _yaml11_hint(scalar) -> str | None:
             f'true/false); quote it: "{text}"'
         )
     if isinstance(scalar.value, int | float) and ":" in text:
+        quoted = f"0{text}" if re.match(r"^\d:[0-5]\d$", text) else text
         return (
             f"was read as the number {scalar.value} (YAML 1.1 reads unquoted 14:00 as base-60 "
-            f"minutes); quote times: '{text}'"
+            f"minutes); quote times: '{quoted}'"
         )
     if scalar.value is None:
         return None

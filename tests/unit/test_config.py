@@ -102,6 +102,7 @@ ERRORS = {
     "unknown-key": ":2:3: hub.prot: unknown key; did you mean `port`?",
     "unknown-section": ":1:1: autoscalar: unknown key; did you mean `autoscaler`?",
     "unquoted-time": ":4:14: autoscaler.schedule[0].start: `14:00` was read as the number 840 (YAML 1.1 reads unquoted 14:00 as base-60 minutes); quote times: '14:00'",
+    "unquoted-short-time": ":5:12: autoscaler.schedule[0].end: `9:30` was read as the number 570 (YAML 1.1 reads unquoted 14:00 as base-60 minutes); quote times: '09:30'",
     "unterminated-quote": ":2:10: invalid YAML: the quoted value that starts here is never closed (the file ends at line 5); close the quote",
     "window-end-before-start": ":5:12: autoscaler.schedule[0].end: `14:00` is before start `17:00`; a window past midnight needs `end` after `start` or `overnight: true`",
     "window-over-max": ":7:18: autoscaler.schedule[0].min_nodes: `6` is above max_nodes (4); raise max_nodes or ask for fewer",
@@ -276,3 +277,12 @@ def test_a_program_s_mistake_is_one_line_without_a_file_position():
         "t: autoscaler.min_nodes: `3` is above max_nodes (2); min_nodes must not exceed max_nodes",
         "t: hub.port: `x` is not a whole number",
     ]
+
+
+def test_a_rendered_json_config_keeps_its_bytes(tmp_path):
+    import json
+
+    cfg = parse_config({"servers": {"mem_limit": "4G"}}, "t")
+    rendered = tmp_path / "hub-config.json"
+    rendered.write_text(json.dumps(cfg.model_dump(mode="json")))
+    assert load_config(rendered) == cfg

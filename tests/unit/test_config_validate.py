@@ -223,3 +223,55 @@ def test_what_the_hub_reads_back_is_what_deploy_rendered(tmp_path):
     settings.load.cache_clear()
     assert settings.load(str(tmp_path / "settings.json")).config == cfg
     settings.load.cache_clear()
+
+
+@pytest.fixture
+def online_aws(tmp_path, monkeypatch):
+    from moto import mock_aws
+
+    from swarmhub.aws import packer, terraform
+
+    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("SWARMHUB_GITHUB_CLIENT_SECRET", "s3cret")
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: f"/usr/bin/{name}")
+    monkeypatch.setattr(packer, "check_version", lambda binary: "1.11.2")
+    monkeypatch.setattr(terraform, "check_version", lambda binary: "1.9")
+    with mock_aws():
+        yield tmp_path
+
+
+def test_online_asks_aws_for_the_region_and_the_baked_amis(online_aws):
+    import json
+
+    work = online_aws / "work"
+    work.mkdir()
+    (work / "amis.json").write_text(
+        json.dumps({"worker": {"ami_id": "ami-0123456789abcdef0", "region": "eu-central-1"}})
+    )
+    text = AWS + f"  ami:\n    work_dir: {work}\n" + GITHUB
+    path, result = validate(online_aws, text, "--online")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"error: {path}:4:5: aws.ami: the baked worker AMI ami-0123456789abcdef0 is gone "
+        "from eu-central-1; run `pipeline.py bake --target aws`"
+    ]
+    # Offline, nothing asks AWS: the same file passes.
+    assert validate(online_aws, text)[1].exit_code == 0
+
+
+def test_online_without_credentials_is_one_line(online_aws, monkeypatch):
+    import botocore.exceptions
+
+    def no_credentials(*args, **kwargs):
+        raise botocore.exceptions.NoCredentialsError()
+
+    import boto3
+
+    monkeypatch.setattr(boto3.session.Session, "client", no_credentials)
+    path, result = validate(online_aws, AWS + GITHUB, "--online")
+    assert result.output.splitlines() == [
+        f"error: {path}:2:3: aws: no AWS credentials; set AWS_PROFILE or run `aws configure`"
+    ]
