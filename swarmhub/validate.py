@@ -21,9 +21,10 @@ from swarmhub.errors import SwarmhubError
 
 # What each command needs beyond a valid config.
 NEEDS = {
-    "validate": {"packer", "terraform", "github-secret"},
+    "validate": {"packer", "terraform", "github-secret", "sign-in"},
     "bake": {"packer"},
-    "deploy": {"terraform", "github-secret"},
+    "deploy": {"terraform", "github-secret", "sign-in"},
+    # Taking a hub down never waits on how it signs people in.
     "destroy": {"terraform"},
 }
 
@@ -83,7 +84,8 @@ def aws_problems(cfg: Config, command: str) -> list[Problem]:
             )
         ]
     out = []
-    if cfg.hub.auth.kind == "accounts":
+    needs = NEEDS[command]
+    if "sign-in" in needs and cfg.hub.auth.kind == "accounts":
         out.append(
             _problem(
                 cfg,
@@ -92,7 +94,6 @@ def aws_problems(cfg: Config, command: str) -> list[Problem]:
                 "with GitHub (kind: github) or, for a workshop, kind: shared-password",
             )
         )
-    needs = NEEDS[command]
     if "packer" in needs:
         from swarmhub.aws import packer
 

@@ -275,3 +275,19 @@ def test_online_without_credentials_is_one_line(online_aws, monkeypatch):
     assert result.output.splitlines() == [
         f"error: {path}:2:3: aws: no AWS credentials; set AWS_PROFILE or run `aws configure`"
     ]
+
+
+def test_each_command_checks_what_it_needs(tmp_path, monkeypatch):
+    from swarmhub import validate as v
+    from swarmhub.config import parse_config
+
+    monkeypatch.setattr(shutil, "which", lambda *a, **k: None)
+    cfg = parse_config({"aws": {"region": "eu-central-1"}}, "t")
+    fields = {c: [p.field for p in v.problems(cfg, "aws", c)] for c in v.NEEDS}
+    assert fields == {
+        "validate": ["hub.auth.kind", "aws.ami.packer_binary", "aws.fleet.terraform_binary"],
+        "bake": ["aws.ami.packer_binary"],
+        "deploy": ["hub.auth.kind", "aws.fleet.terraform_binary"],
+        # A fleet can always be taken down, whatever its sign-in.
+        "destroy": ["aws.fleet.terraform_binary"],
+    }
