@@ -127,8 +127,8 @@ class AuthConfig(Strict):
     def _github_section(self) -> AuthConfig:
         if self.kind == "github":
             if self.github is None:
-                raise ValueError(
-                    "kind 'github' needs a 'github' section with client_id and who may sign in"
+                raise FieldError(
+                    "kind", "needs a `github:` section with client_id and who may sign in"
                 )
             # The default `admin` would make whoever owns the GitHub login `admin` an admin.
             if "admin_users" not in self.model_fields_set:

@@ -286,6 +286,16 @@ def translate(
 
 def _one(err, cause, loc, src, name, root, FieldError) -> Problem:
     shown = None
+    if err["type"] == "value_error" and not isinstance(cause, FieldError):
+        # "min_workers must not exceed max_workers" from a section's own check:
+        # blame the field it starts with, so the line shown is that field's.
+        text = str(cause if cause is not None else err["msg"])
+        model = model_at(root, loc)
+        first = re.match(r"^([a-z][a-z0-9_]*)(?:/[a-z0-9_]+)? ", text)
+        if model is not None and first and first.group(1) in model.model_fields:
+            loc = loc + (first.group(1),)
+            text = text[first.end() :]
+            err = {**err, "ctx": {"error": text}, "input": None}
     if isinstance(cause, FieldError):
         loc = loc + parse_field(cause.field)
         err = {**err, "type": "value_error", "ctx": {"error": cause.message}}

@@ -41,6 +41,7 @@ ERRORS = {
     "bad-weekday": ":3:19: autoscaler.schedule[0].days[1]: `thr` is not a weekday; write mon, tue, ... sun",
     "bad-yaml": ":3:7: invalid YAML: mapping values are not allowed here; check the indentation, or quote a value with ': '",
     "duplicate-key": ":5:1: servers: written twice (first at line 1); YAML would keep only this one: merge the two into one",
+    "fleet-min-over-max": ":4:18: aws.fleet.min_workers: `5` must not exceed max_workers",
     "github-admits-anyone": ":6:7: hub.auth.github: admits nobody in particular, so any GitHub account could sign in; set allowed_organizations, allowed_teams or allowed_users",
     "github-client-secret-in-file": ":7:7: hub.auth.github.client_secret: is named like a secret and has a value"
     + SECRETS_GO,
@@ -49,7 +50,8 @@ ERRORS = {
     "github-section-without-kind": ":4:7: hub.auth.github: is set but kind is `accounts`; set kind: github",
     "github-token-in-description": ":5:7: servers.profiles[0].description: looks like a GitHub token"
     + SECRETS_GO,
-    "github-without-section": ":3:5: hub.auth: kind 'github' needs a 'github' section with client_id and who may sign in",
+    "github-without-section": ":3:11: hub.auth.kind: `github` needs a `github:` section with client_id and who may sign in",
+    "heartbeat-after-visibility": ":2:23: lifecycle.heartbeat_interval: `300` must be shorter than visibility_timeout, or a message being worked on would reappear on the queue",
     "homes-climbs": ":2:14: local.homes_dir: `/var/lib/swarmhub/../../..` climbs with `..` (it is /); write the directory itself, e.g. /var/lib/swarmhub/homes",
     "homes-in-hub-state": ":3:14: local.homes_dir: `/var/lib/swarmhub/hub/homes` is inside /var/lib/swarmhub/hub, where the local target keeps its own files; use e.g. /var/lib/swarmhub/homes",
     "homes-is-home": ":2:14: local.homes_dir: `/home` is a directory shared with the rest of the machine; give swarmhub a directory of its own, e.g. /var/lib/swarmhub/homes",
