@@ -210,6 +210,15 @@ def ensure_admins(path: Path, admin_users: Iterable[str]) -> dict[str, str]:
     return add(path, admin_users)[0]
 
 
+def after_deploy(cfg) -> list[str]:
+    """For local `deploy`, once the hub answers: make the admins' missing accounts and
+    return the lines to print after "The hub is up: ..." (new passwords, once)."""
+    made = {}
+    if cfg.hub.auth.kind == "accounts":
+        made = ensure_admins(accounts_file(cfg), cfg.hub.auth.admin_users)
+    return login_lines(cfg, made)
+
+
 def shared_password_warning(cfg) -> str | None:
     """The warning `validate` and `deploy` print for the workshop mode; None otherwise."""
     if cfg.hub.auth.kind != "shared-password":

@@ -178,7 +178,7 @@ def read_text(path: Path) -> str:
         raw = path.read_bytes()
     except FileNotFoundError:
         parent = path.parent
-        if not os.access(parent, os.X_OK) and parent.exists():
+        if not os.access(parent, os.X_OK) and os.path.lexists(parent):
             raise ReadError(name, f"cannot look into {parent}: permission denied") from None
         raise ReadError(
             name, "no such config file; copy swarmhub.example.yaml or run `pipeline.py init`"

@@ -123,3 +123,30 @@ def test_deploy_s_login_lines_for_the_default(config, tmp_path):
         "  2 student account(s); add more: python pipeline.py users add NAME... "
         "or --from roster.csv (each password is shown once)",
     ]
+
+
+def test_after_deploy_prints_an_admin_password_once(config):
+    from swarmhub.config import load_config
+
+    cfg = load_config(config)
+    first = accounts.after_deploy(cfg)
+    assert first[0].startswith("  admin admin: password ")
+    second = accounts.after_deploy(cfg)
+    assert second == [
+        "  0 student account(s); add more: python pipeline.py users add NAME... "
+        "or --from roster.csv (each password is shown once)"
+    ]
+
+
+def test_after_deploy_for_the_workshop_mode_warns(config, tmp_path):
+    from swarmhub.config import load_config
+
+    config.write_text(config.read_text() + "hub:\n  auth:\n    kind: shared-password\n")
+    lines = accounts.after_deploy(load_config(config))
+    secrets_dir = tmp_path / "state" / "secrets"
+    assert lines[:2] == [
+        f"  admin users (admin): password in {secrets_dir}/swarmhub-admin-password",
+        f"  students (any user name): class password in {secrets_dir}/swarmhub-user-password",
+    ]
+    assert lines[2].startswith("  warning: hub.auth.kind is shared-password: anyone with")
+    assert not (tmp_path / "state" / "hub" / "accounts.json").exists()
