@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from swarmhub.config.source import Loc, Source
+from swarmhub.config.types import FieldError
 from swarmhub.errors import SwarmhubError
 
 
@@ -272,66 +273,56 @@ def translate(
     errors: list[dict], src: Source | None, name: str, root: type[BaseModel]
 ) -> list[Problem]:
     """pydantic's errors (ValidationError.errors()) as Problems."""
-    from swarmhub.config.types import FieldError
-
     out: list[Problem] = []
     for err in errors:
-        loc = tuple(err["loc"])
         cause = (err.get("ctx") or {}).get("error")
-        causes = getattr(cause, "errors", None) or [cause]
-        for one in causes:
-            out.append(_one(err, one, loc, src, name, root, FieldError))
+        # The checks across sections raise several FieldErrors as one.
+        for one in getattr(cause, "errors", None) or [cause]:
+            out.append(_problem(*_blame(err, one, tuple(err["loc"]), root), src, name, root))
     return out
 
 
-def _one(err, cause, loc, src, name, root, FieldError) -> Problem:
-    shown = None
-    if err["type"] == "value_error" and not isinstance(cause, FieldError):
+def _blame(err: dict, cause, loc: Loc, root) -> tuple[dict, Loc, str | None]:
+    """The field to blame, the error as it concerns that field, and the value to show
+    when the file does not write it."""
+    if isinstance(cause, FieldError):
+        err = {**err, "type": "value_error", "ctx": {"error": cause.message}}
+        return err, loc + parse_field(cause.field), cause.shown
+    if err["type"] == "value_error":
         # "min_workers must not exceed max_workers" from a section's own check:
         # blame the field it starts with, so the line shown is that field's.
         text = str(cause if cause is not None else err["msg"])
         model = model_at(root, loc)
         first = re.match(r"^([a-z][a-z0-9_]*)(?:/[a-z0-9_]+)? ", text)
         if model is not None and first and first.group(1) in model.model_fields:
-            loc = loc + (first.group(1),)
-            text = text[first.end() :]
-            err = {**err, "ctx": {"error": text}, "input": None}
-    if isinstance(cause, FieldError):
-        loc = loc + parse_field(cause.field)
-        err = {**err, "type": "value_error", "ctx": {"error": cause.message}}
-        shown = cause.shown
-    scalar = src.scalars.get(loc) if src else None
+            err = {**err, "ctx": {"error": text[first.end() :]}, "input": None}
+            return err, loc + (first.group(1),), None
+    return err, loc, None
+
+
+def _problem(err: dict, loc: Loc, shown: str | None, src, name: str, root) -> Problem:
     kind = err["type"]
+    scalar = src.scalars.get(loc) if src else None
+    value = None
     if kind == "extra_forbidden":
         text = "unknown key" + _suggest_key(root, loc)
-        value = None
     elif kind == "missing":
         text = _text(err, None)
-        value = None
     else:
         text = _text(err, scalar)
         if scalar is not None:
-            value = scalar.text
+            value = f"`{scalar.text}`"
         elif src is not None and src.written(loc):
-            value = None  # a mapping or list: its line is shown, not its contents
+            pass  # a mapping or list: its line is shown, not its contents
         elif shown is not None:
-            value = f"the default ({shown})" if src is not None else shown
-        elif "input" in err and not isinstance(err["input"], dict | list) and src is None:
-            value = _show(err["input"])
-        else:
-            value = None
-    if (
-        value is not None
-        and f"`{value}`" not in text
-        and f"'{value}'" not in text[: len(value) + 2]
-    ):
-        text = (f"`{value}` " if not value.startswith("the default") else f"{value} ") + text
-    line = 0
-    if src is not None:
-        key = kind in ("extra_forbidden",)
-        where = src.where(loc, key=key)
-        mark = src.mark(loc, key=key)
-        line = mark.line if mark else 0
-    else:
-        where = name
-    return Problem(where, dotted(loc), text, line)
+            value = f"the default ({shown})" if src is not None else f"`{shown}`"
+        elif src is None and not isinstance(err.get("input"), dict | list | type(None)):
+            value = f"`{_show(err['input'])}`"
+    # The value once: some messages already start with it ('x' is not a DNS name).
+    if value and value not in text and not text.startswith(f"'{value.strip('`')}'"):
+        text = f"{value} {text}"
+    if src is None:
+        return Problem(name, dotted(loc), text)
+    key = kind == "extra_forbidden"
+    mark = src.mark(loc, key=key)
+    return Problem(src.where(loc, key=key), dotted(loc), text, mark.line if mark else 0)
