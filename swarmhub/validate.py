@@ -22,10 +22,10 @@ from swarmhub.errors import SwarmhubError
 # What each command needs beyond a valid config.
 NEEDS = {
     "validate": {"packer", "terraform", "github-secret", "sign-in"},
-    "bake": {"packer"},
-    "deploy": {"terraform", "github-secret", "sign-in"},
+    "bake": {"packer", "root"},
+    "deploy": {"terraform", "github-secret", "sign-in", "root", "images"},
     # Taking a hub down never waits on how it signs people in.
-    "destroy": {"terraform"},
+    "destroy": {"terraform", "root"},
 }
 
 
@@ -57,7 +57,17 @@ def local_problems(cfg: Config, command: str) -> list[Problem]:
         if problem:
             loc = ("local", role)
             out.append(_problem(cfg, loc, _written(cfg, loc, path) + problem))
-    if "github-secret" in NEEDS[command] and cfg.hub.auth.kind == "github":
+    needs = NEEDS[command]
+    if "root" in needs and os.geteuid() != 0:
+        out.append(
+            _problem(
+                cfg,
+                (),
+                f"`{command}` on the local target must run as root (it manages the Docker "
+                "engine, network namespaces and bridges); run it with sudo",
+            )
+        )
+    if "github-secret" in needs and cfg.hub.auth.kind == "github":
         from swarmhub.swarm.secrets import GITHUB_CLIENT_SECRET_ENV
 
         if not os.environ.get(GITHUB_CLIENT_SECRET_ENV, "").strip():
@@ -67,6 +77,20 @@ def local_problems(cfg: Config, command: str) -> list[Problem]:
                     ("hub", "auth", "kind"),
                     f"is github but {GITHUB_CLIENT_SECRET_ENV} is not set; export it with "
                     "your GitHub OAuth app's client secret (it goes straight into a Swarm secret)",
+                )
+            )
+    # Only worth saying of a config that is otherwise ready.
+    if "images" in needs and not out:
+        from swarmhub.local.paths import paths
+
+        if not paths(cfg).images_file.exists():
+            loc = ("local", "state_dir")
+            out.append(
+                _problem(
+                    cfg,
+                    loc,
+                    _written(cfg, loc, cfg.local.state_dir)
+                    + "holds no baked images yet; run `python pipeline.py bake` first",
                 )
             )
     return out

@@ -291,3 +291,24 @@ def test_each_command_checks_what_it_needs(tmp_path, monkeypatch):
         # A fleet can always be taken down, whatever its sign-in.
         "destroy": ["aws.fleet.terraform_binary"],
     }
+
+
+def test_the_local_target_s_root_and_bake_come_first(tmp_path, monkeypatch):
+    import os
+
+    path = tmp_path / "swarmhub.yaml"
+    path.write_text(f"local:\n  state_dir: {tmp_path / 'state'}\n")
+    result = CliRunner().invoke(cli.main, ["deploy", "--config", str(path)])
+    assert result.output.splitlines() == [
+        f"error: {path}:2:14: local.state_dir: `{tmp_path / 'state'}` holds no baked images "
+        "yet; run `python pipeline.py bake` first"
+    ]
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    result = CliRunner().invoke(cli.main, ["destroy", "--config", str(path)])
+    assert result.output.splitlines() == [
+        f"error: {path}:1:1: `destroy` on the local target must run as root (it manages the "
+        "Docker engine, network namespaces and bridges); run it with sudo"
+    ]
+    # validate itself needs no root.
+    assert CliRunner().invoke(cli.main, ["validate", "--config", str(path)]).exit_code == 0
+    assert not (tmp_path / "state").exists()
