@@ -21,10 +21,11 @@ AuthKind = Literal["accounts", "shared-password", "github"]
 
 
 def user_names(value: list[str]) -> list[str]:
+    """Lower-cased, as JupyterHub normalises a name at sign-in (GitHub logins too)."""
     for i, name in enumerate(value):
-        if not USERNAME.match(name):
+        if not USERNAME.match(name.lower()):
             raise FieldError(f"[{i}]", f"`{name}` is not a user name ({USERNAME_RULE})")
-    return value
+    return [name.lower() for name in value]
 
 
 class GitHubAuth(Strict):
@@ -80,6 +81,7 @@ class GitHubAuth(Strict):
     @field_validator("allowed_users")
     @classmethod
     def _users(cls, value: list[str]) -> list[str]:
+        # The hub compares them with the lower-cased name: "Linus" would never match.
         return [name.lower() for name in value]
 
     @model_validator(mode="after")
