@@ -194,9 +194,9 @@ def roster(path: Path) -> list[str]:
     else:
         column = 0
     names = []
-    for i, row in enumerate(rows, start=2 if column is not None else 1):
-        if column >= len(row):
-            raise SwarmhubError(f"{path}: row {i} has no user name column")
+    for row in rows:
+        if column >= len(row) or not row[column].strip():
+            raise SwarmhubError(f"{path}: the row {','.join(row)!r} has no user name")
         names.append(row[column])
     try:
         return check_names(names)
