@@ -34,6 +34,13 @@ def _load(config_path: str, target: str | None):
     return cfg, chosen
 
 
+def _validated(cfg, target: str, command: str) -> None:
+    # Every check the command would meet later, before it touches anything.
+    from swarmhub import validate
+
+    validate.require(cfg, target, command)
+
+
 def _common(func):
     @click.option(
         "--config",
@@ -54,7 +61,9 @@ def _common(func):
             cfg, chosen = _load(config_path, target)
             return func(cfg, chosen, **kwargs)
         except SwarmhubError as exc:
-            click.echo(f"error: {exc}", err=True)
+            # A config's mistakes are one line each, all of them.
+            for line in str(exc).splitlines():
+                click.echo(f"error: {line}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -75,6 +84,7 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Build even if an image with these inputs exists.")
 def bake(cfg, target, only, force):
     """Build the images: local docker images, or AMIs on AWS. Skips what is unchanged."""
+    _validated(cfg, target, "bake")
     _target(cfg, target).bake(only=only, force=force)
 
 
@@ -90,6 +100,7 @@ def render(cfg, target, out):
     """Write every file deploy would act on, for a person to read; apply nothing."""
     from pathlib import Path
 
+    _validated(cfg, target, "render")
     written = _target(cfg, target).render(Path(out or f".work/{target}/rendered"))
     for path in written:
         click.echo(str(path))
@@ -100,6 +111,7 @@ def render(cfg, target, out):
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would change, change nothing.")
 def deploy(cfg, target, plan_only):
     """Start the hub, the swarm and the autoscaler (idempotent)."""
+    _validated(cfg, target, "plan" if plan_only else "deploy")
     chosen = _target(cfg, target)
     if plan_only:
         chosen.plan()
@@ -120,6 +132,7 @@ def status(cfg, target):
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def destroy(cfg, target, purge, yes):
     """Remove everything deploy made; homes stay unless --purge."""
+    _validated(cfg, target, "destroy")
     if purge and not yes:
         click.confirm("Delete every user's home and the hub database?", abort=True)
     _target(cfg, target).destroy(purge=purge)
@@ -146,6 +159,73 @@ def simulate(cfg, target, course_path):
     from swarmhub.autoscaler import simulate as sim
 
     sim.main(cfg, course_path)
+
+
+@main.command(name="validate")
+@click.option("--config", "config_path", default="swarmhub.yaml", show_default=True)
+@click.option("--target", type=click.Choice(["local", "aws"]), default=None)
+@click.option("--online", is_flag=True, help="Also check AWS credentials, region, AMIs, tools.")
+def validate_command(config_path, target, online):
+    """Check the config and this machine for everything bake/deploy would meet; change nothing."""
+    from swarmhub import validate
+
+    sys.exit(validate.main(config_path, target, online))
+
+
+@main.command(name="init")
+@click.option("--config", "config_path", default="swarmhub.yaml", show_default=True)
+@click.option("--target", type=click.Choice(["local", "aws"]), default=None)
+@click.option("--class-size", type=click.IntRange(1, 2000), default=None)
+@click.option("--sign-in", type=click.Choice(["accounts", "github", "shared-password"]))
+@click.option("--region", default=None, help="AWS region (with --target aws).")
+@click.option("--github-org", default=None, help="GitHub organisation whose members sign in.")
+@click.option("--admin", "admins", multiple=True, help="An admin user (repeat for more).")
+@click.option("--yes", is_flag=True, help="Ask nothing: take the flags and the defaults.")
+def init_command(config_path, **answers):
+    """Write a commented swarmhub.yaml from a few answers; never overwrites one."""
+    from swarmhub import init
+
+    try:
+        init.main(config_path, **answers)
+    except SwarmhubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@main.group()
+def users():
+    """Per-user accounts of the local target: one identity per student."""
+
+
+@users.command(name="add")
+@click.argument("names", nargs=-1)
+@click.option("--from", "roster", type=click.Path(dir_okay=False), help="A roster CSV.")
+@click.option("--reset", is_flag=True, help="Give existing accounts a new password.")
+@click.option("--config", "config_path", default="swarmhub.yaml", show_default=True)
+def users_add(names, roster, reset, config_path):
+    """Make accounts; print each new password once (only its hash is kept)."""
+    from swarmhub import accounts
+
+    accounts.cli_add(config_path, names, roster, reset)
+
+
+@users.command(name="remove")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--config", "config_path", default="swarmhub.yaml", show_default=True)
+def users_remove(names, config_path):
+    """Delete accounts: the user can no longer sign in (their home stays)."""
+    from swarmhub import accounts
+
+    accounts.cli_remove(config_path, names)
+
+
+@users.command(name="list")
+@click.option("--config", "config_path", default="swarmhub.yaml", show_default=True)
+def users_list(config_path):
+    """The accounts, with when each was made (never a password)."""
+    from swarmhub import accounts
+
+    accounts.cli_list(config_path)
 
 
 if __name__ == "__main__":

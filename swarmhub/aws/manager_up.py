@@ -176,7 +176,7 @@ def up(cfg: Config, m: Manager, github_secret: str, client) -> None:
         install_certificate(m)
     made: list[tuple[str, str]] = []
     try:
-        values = {**secrets.ensure(m.secrets_dir), **supplied}
+        values = {**secrets.ensure(m.secrets_dir, cfg), **supplied}
         stack.ensure_network(client, cfg.swarm.overlay_subnet, made)
         for name, value in values.items():
             stack.ensure_secret(client, name, value, made)

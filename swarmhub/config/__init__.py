@@ -1,17 +1,21 @@
 """One typed config model for swarmhub.yaml.
 
 Defaults live in the section models and nowhere else; unknown keys are
-rejected; every error names the file and the field. Secrets are never in
-this model: they are read from the environment or generated and stored by
-the target (see swarmhub.swarm.secrets).
+rejected; every mistake is one line naming the file, the line, the field and
+what to do (swarmhub.config.problems), all of them at once. Secrets are never
+in this model: they are read from the environment or generated and stored by
+the target (see swarmhub.swarm.secrets), and a secret written into the file is
+refused (swarmhub.config.secrets_scan).
 """
 
 from __future__ import annotations
 
+import re
+import weakref
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import ValidationError, field_validator, model_validator
 
 from swarmhub.config.autoscaler import AutoscalerConfig
 from swarmhub.config.aws import AwsConfig
@@ -19,9 +23,11 @@ from swarmhub.config.hub import HubConfig, QuotaConfig, ServersConfig
 from swarmhub.config.images import ImagesConfig
 from swarmhub.config.lifecycle import LifecycleConfig
 from swarmhub.config.local import LocalConfig
+from swarmhub.config.problems import ConfigError, FieldErrors, Problem, dotted, translate
+from swarmhub.config.regions import region_problem
+from swarmhub.config.source import ReadError, Source
 from swarmhub.config.swarm import SwarmConfig
-from swarmhub.config.types import Strict
-from swarmhub.errors import SwarmhubError
+from swarmhub.config.types import FROM_FILE, FieldError, Strict
 
 Target = Literal["local", "aws"]
 
@@ -30,9 +36,23 @@ Target = Literal["local", "aws"]
 # the server's own start.
 START_MARGIN = 60
 
+# id(config) -> its Source, dropped with the config.
+_SOURCES: dict[int, Source] = {}
+
+
+def _remember(cfg: Config, src: Source | None) -> Config:
+    if src is not None:
+        _SOURCES[id(cfg)] = src
+        weakref.finalize(cfg, _SOURCES.pop, id(cfg), None)
+    return cfg
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+
 
 class Config(Strict):
-    name: str = Field(default="swarmhub", pattern=r"^[a-z][a-z0-9-]{0,23}$")
+    # Names the deployment: swarm labels, AWS resources.
+    name: str = "swarmhub"
     hub: HubConfig = HubConfig()
     servers: ServersConfig = ServersConfig()
     quota: QuotaConfig = QuotaConfig()
@@ -41,94 +61,153 @@ class Config(Strict):
     lifecycle: LifecycleConfig = LifecycleConfig()
     swarm: SwarmConfig = SwarmConfig()
     local: LocalConfig = LocalConfig()
+    # Present: --target aws becomes the default.
     aws: AwsConfig | None = None
 
-    @model_validator(mode="after")
-    def _room_for_a_boot(self) -> Config:
-        # A server that waits for a new node must not time out before it boots.
-        need = self.autoscaler.node_boot_seconds + START_MARGIN
-        if self.autoscaler.enabled and self.servers.start_timeout < need:
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
             raise ValueError(
-                f"servers.start_timeout ({self.servers.start_timeout} s) must be at least "
-                f"autoscaler.node_boot_seconds + {START_MARGIN} ({need} s), or a student "
-                "whose server waits for a new node times out before it boots"
+                "is not a deployment name; use lower-case letters, digits and '-', "
+                "starting with a letter, at most 24, e.g. physics-101"
             )
+        return value
+
+    @model_validator(mode="after")
+    def _across_sections(self) -> Config:
+        errors = cross_section(self)
+        if errors:
+            raise FieldErrors(errors)
         return self
 
     def default_target(self) -> Target:
         return "aws" if self.aws is not None else "local"
 
-
-def _field_path(loc: tuple) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "(top level)"
+    @property
+    def source(self) -> Source | None:
+        """Where the file wrote each field (configs from load_config), for checks
+        made after loading; kept beside the model so equal configs stay equal."""
+        return _SOURCES.get(id(self))
 
 
-def _describe(error: dict) -> str:
-    kind = error["type"]
-    msg = error["msg"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required field is missing"
-    msg = msg.removeprefix("Value error, ")
-    if (
-        "input" in error
-        and kind not in ("model_type",)
-        and not isinstance(error["input"], dict | list)
-    ):
-        return f"{msg} (got {error['input']!r})"
-    return msg
+def cross_section(cfg: Config) -> list[FieldError]:
+    """Checks that need two sections; each blames the field to change."""
+    out = []
+    # A server that waits for a new node must not time out before it boots.
+    need = cfg.autoscaler.node_boot_seconds + START_MARGIN
+    if cfg.autoscaler.enabled and cfg.servers.start_timeout < need:
+        out.append(
+            FieldError(
+                "servers.start_timeout",
+                f"must be at least autoscaler.node_boot_seconds + {START_MARGIN} ({need} s), "
+                "or a student whose server waits for a new node times out before it boots",
+                shown=f"{cfg.servers.start_timeout}",
+            )
+        )
+    if cfg.aws is not None:
+        problem = region_problem(cfg.aws.region)
+        if problem:
+            out.append(FieldError("aws.region", problem))
+        backend_region = cfg.aws.fleet.backend.region
+        if backend_region and region_problem(backend_region):
+            out.append(FieldError("aws.fleet.backend.region", region_problem(backend_region)))
+        fleet = cfg.aws.fleet
+        if cfg.autoscaler.max_nodes > fleet.max_workers:
+            out.append(
+                FieldError(
+                    "autoscaler.max_nodes",
+                    f"is above aws.fleet.max_workers ({fleet.max_workers}); the worker group "
+                    "cannot grow that far: raise max_workers or lower max_nodes",
+                    shown=str(cfg.autoscaler.max_nodes),
+                )
+            )
+    return out
 
 
-def parse_config(data: object, source: str) -> Config:
-    """Validate `data` (parsed YAML) from `source`; one clear SwarmhubError on failure."""
+def _drop_nulls(data: dict) -> dict:
+    # A section whose keys are all commented out is null in YAML: its defaults apply.
+    return {key: value for key, value in data.items() if value is not None or key == "aws"}
+
+
+def check_data(
+    data: object, source: str, src: Source | None = None, *, operator: bool = True
+) -> Config:
+    """Validate `data` (parsed YAML) as an operator's file; every mistake in one
+    ConfigError, each on its own line. `operator=False`: a file the program rendered
+    (hub-config.json), whose sizes are bytes."""
+    from swarmhub.config import secrets_scan
+
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SwarmhubError(f"{source}: the top level must be a mapping of sections")
-    # A section whose keys are all commented out is null in YAML: its defaults apply.
-    data = {key: value for key, value in data.items() if value is not None or key == "aws"}
+        where = src.where(()) if src else source
+        raise ConfigError([Problem(where, "", "the top level must be a mapping of sections")])
+    problems: list[Problem] = []
+    secret_locs = []
+    for loc, what in secrets_scan.find(data):
+        secret_locs.append(loc)
+        where = src.where(loc, key=True) if src else source
+        mark = src.mark(loc, key=True) if src else None
+        problems.append(
+            Problem(
+                where,
+                dotted(loc),
+                f"{what}; {secrets_scan.WHERE_SECRETS_GO}",
+                mark.line if mark else 0,
+            )
+        )
     try:
-        return Config.model_validate(data)
+        cfg = Config.model_validate(_drop_nulls(data), context={FROM_FILE: operator})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        more = len(exc.errors()) - 1
-        extra = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
-        # A check across sections names its fields in its message.
-        where = f"{_field_path(first['loc'])}: " if first["loc"] else ""
-        raise SwarmhubError(f"{source}: {where}{_describe(first)}{extra}") from None
+        for p in translate(exc.errors(), src, source, Config):
+            if not any(p.field.startswith(dotted(loc)) for loc in secret_locs):
+                problems.append(p)
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return _remember(cfg, src)
+
+
+def parse_config(data: object, source: str) -> Config:
+    """Validate `data` a program wrote (settings.json, tests): sizes may be bytes.
+    One ConfigError with every mistake on failure."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(source, "", "the top level must be a mapping of sections")])
+    try:
+        return Config.model_validate(_drop_nulls(data))
+    except ValidationError as exc:
+        raise ConfigError(translate(exc.errors(), None, source, Config)) from None
 
 
 def load_config(path: str | Path, *, missing_ok: bool = False) -> Config:
     """Read and validate swarmhub.yaml. A missing file is an error unless `missing_ok`,
-    in which case the defaults (the local target) apply."""
-    import yaml
+    in which case the defaults (the local target) apply. A `.json` file is one the
+    program rendered (the manager's hub-config.json): its sizes are bytes."""
+    from swarmhub.config import source as yaml_source
 
     path = Path(path)
-    if not path.exists():
-        if missing_ok:
+    try:
+        if missing_ok and not path.exists():
             return Config()
-        raise SwarmhubError(
-            f"{path}: no such config file", hint="copy swarmhub.example.yaml to start one"
-        )
+    except OSError:
+        pass
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SwarmhubError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise SwarmhubError(f"{path}:{where}: invalid YAML: {problem}") from None
-    return parse_config(data, str(path))
+        data, src = yaml_source.read(path)
+    except ReadError as exc:
+        raise ConfigError([Problem(exc.where, "", exc.message)]) from None
+    return check_data(data, str(path), src, operator=path.suffix != ".json")
 
 
-__all__ = ["Config", "Target", "load_config", "parse_config", "ServersConfig", "QuotaConfig"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "Target",
+    "load_config",
+    "parse_config",
+    "check_data",
+    "ServersConfig",
+    "QuotaConfig",
+]

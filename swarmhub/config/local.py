@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from swarmhub.config.types import Strict
+from swarmhub.config.paths_safety import check_dedicated, check_pair
+from swarmhub.config.types import FieldError, Strict
 
 
 class LocalConfig(Strict):
+    # swarmhub's own directory: the hub's database, secrets, nodes, image cache.
     state_dir: str = "/var/lib/swarmhub"
     # Homes live here, bind-mounted into every node's containers (the local twin
     # of EFS). Kept by `destroy`; removed only by `destroy --purge`.
@@ -26,15 +28,23 @@ class LocalConfig(Strict):
     def _subnet(cls, value: str) -> str:
         try:
             net = ipaddress.ip_network(value)
-        except ValueError as exc:
-            raise ValueError(f"'{value}' is not a subnet in CIDR form") from exc
+        except ValueError:
+            raise ValueError("is not a subnet in CIDR form, e.g. 10.213.0.0/24") from None
         if not net.is_private:
-            raise ValueError(f"'{value}' must be a private range")
+            raise ValueError("is not a private range; use e.g. 10.213.0.0/24")
         return value
 
     @field_validator("state_dir", "homes_dir")
     @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError(f"'{value}' must be an absolute path")
-        return value
+    def _dedicated(cls, value: str, info) -> str:
+        # destroy --purge deletes these trees, and homes are mounted into servers.
+        problem = check_dedicated(value, info.field_name)
+        if problem:
+            raise ValueError(problem)
+        return value.rstrip("/") or "/"
+
+    @model_validator(mode="after")
+    def _apart(self) -> LocalConfig:
+        for field, problem in check_pair(self.state_dir, self.homes_dir):
+            raise FieldError(field, problem, shown=getattr(self, field))
+        return self

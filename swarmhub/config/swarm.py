@@ -20,8 +20,12 @@ class SwarmConfig(Strict):
     def _subnet(cls, value: str) -> str:
         try:
             net = ipaddress.ip_network(value)
-        except ValueError as exc:
-            raise ValueError(f"'{value}' is not a subnet in CIDR form") from exc
+        except ValueError:
+            raise ValueError("is not a subnet in CIDR form, e.g. 10.214.0.0/20") from None
         if not net.is_private:
-            raise ValueError(f"'{value}' must be a private range")
+            raise ValueError("is not a private range; use e.g. 10.214.0.0/20")
+        if net.num_addresses < 4096:
+            raise ValueError(
+                "is smaller than a /20; each user server takes an address, use e.g. 10.214.0.0/20"
+            )
         return value

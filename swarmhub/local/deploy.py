@@ -91,6 +91,10 @@ def deploy(cfg: Config, *, plan_only: bool = False) -> None:
     if plan_only:
         plan(cfg)
         return
+    from swarmhub import accounts
+
+    if warning := accounts.shared_password_warning(cfg):
+        echo(f"warning: {warning}")
     p = paths(cfg)
     supplied = secrets.supplied(cfg)  # before anything is made: a missing one stops here
     engine.ensure_engine()
@@ -110,7 +114,7 @@ def apply(cfg: Config, rendered_dir: Path, supplied: dict[str, str]) -> None:
     try:
         p.ensure_homes()
         _ensure_swarm(cfg, client, made)
-        values = {**secrets.ensure(p.secrets), **supplied}
+        values = {**secrets.ensure(p.secrets, cfg), **supplied}
         stack.ensure_network(client, cfg.swarm.overlay_subnet, made)
         for name, value in values.items():
             stack.ensure_secret(client, name, value, made)
@@ -232,16 +236,12 @@ def _rollback(cfg: Config, client, made) -> None:
 
 
 def print_login(cfg: Config) -> None:
-    p = paths(cfg)
-    auth = cfg.hub.auth
+    from swarmhub import accounts
+
     print(
         f"The hub is up: {scheme(cfg)}://{host_ip()}:{cfg.hub.port}/  "
         f"(on this machine: {url(cfg)}/)"
     )
-    if auth.kind == "shared-password":
-        admins = ", ".join(auth.admin_users)
-        print(f"  admin users ({admins}): password in {p.secrets}/swarmhub-admin-password")
-        print(f"  students (any user name): class password in {p.secrets}/swarmhub-user-password")
-    else:
-        print("  sign in with GitHub")
-    print(f"  API token for scripts: {p.secrets}/swarmhub-cli-token")
+    for line in accounts.after_deploy(cfg):
+        print(line)
+    print(f"  API token for scripts: {paths(cfg).secrets}/swarmhub-cli-token")

@@ -18,13 +18,13 @@ from swarmhub.swarm.specs import HUB, NETWORK, PROXY
 
 def purge_refusal(cfg: Config) -> str | None:
     """Why `--purge` must not run for `cfg`, or None. Checked before anything is removed."""
-    from swarmhub.config.paths_safety import check_dedicated
+    from swarmhub.config.paths_safety import check_purge
 
     p = paths(cfg)
+    problems = check_purge(str(p.state), str(p.homes))
+    if problems:
+        return "; ".join(problems)
     for root, role in ((p.homes, "local.homes_dir"), (p.state, "local.state_dir")):
-        problem = check_dedicated(str(root), role)
-        if problem:
-            return problem
         if root.exists() and not p.owned(root):
             return (
                 f"{role} {root} was not made by swarmhub (no {root}/.swarmhub-owned): "

@@ -47,20 +47,33 @@ def supplied(cfg) -> dict[str, str]:
     return {GITHUB_CLIENT_SECRET: value}
 
 
+# Only a shared-password hub has passwords of its own: with per-user accounts
+# (the default) or GitHub there is no password for anyone to share.
+SHARED_PASSWORDS = ("swarmhub-admin-password", "swarmhub-user-password")
+
+
+def generated_for(cfg) -> list[str]:
+    """The generated secrets this config uses."""
+    shared = cfg is None or cfg.hub.auth.kind == "shared-password"
+    return [name for name in GENERATED if shared or name not in SHARED_PASSWORDS]
+
+
 def hub_secrets(cfg) -> list[str]:
     """The Swarm secrets the hub service mounts."""
-    names = list(GENERATED)
+    names = generated_for(cfg)
     if cfg.hub.auth.kind == "github":
         names.append(GITHUB_CLIENT_SECRET)
     return names
 
 
-def ensure(secrets_dir: Path) -> dict[str, str]:
-    """Read every generated secret, creating the missing ones (0700 dir, 0600 files)."""
+def ensure(secrets_dir: Path, cfg=None) -> dict[str, str]:
+    """Read every generated secret `cfg` uses (all, without one), creating the
+    missing ones (0700 dir, 0600 files)."""
     secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(secrets_dir, 0o700)
     out = {}
-    for name, size in GENERATED.items():
+    for name in generated_for(cfg):
+        size = GENERATED[name]
         path = secrets_dir / name
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

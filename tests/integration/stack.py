@@ -47,6 +47,7 @@ class Stack(HubClient):
         self.state_dir = Path(state_dir)
         self.homes_dir = Path(homes_dir)
         self.port = port
+        self._passwords: dict[str, str] = {}
 
     def secret(self, name: str) -> str:
         return (self.state_dir / "secrets" / name).read_text().strip()
@@ -63,10 +64,21 @@ class Stack(HubClient):
         except TimeoutError as exc:
             raise AssertionError(f"{exc}: {self.server(user)}") from None
 
+    def password(self, user: str) -> str:
+        """The user's own password: an account made (or reset) with `users add`, as
+        an instructor does; with a shared-password hub, the class password."""
+        if (self.state_dir / "secrets" / "swarmhub-user-password").exists():
+            return self.secret("swarmhub-user-password")
+        if user not in self._passwords:
+            out = cli("users", "add", user, "--reset", config=self.config).stdout
+            rows = out.splitlines()[1:]  # after the "username,password" header
+            self._passwords.update(row.split(",", 1) for row in rows)
+        return self._passwords[user]
+
     def login(self, user: str, password: str | None = None) -> requests.Session:
         """Sign in through the hub's login form, as a browser does; the session has the cookie."""
         try:
-            browser = super().login(user, password or self.secret("swarmhub-user-password"))
+            browser = super().login(user, password or self.password(user))
         except PermissionError as exc:
             raise AssertionError(str(exc)) from None
         return browser.session

@@ -358,9 +358,7 @@ def test_manager_up_makes_settings_secrets_network_and_services_once(tmp_path):
         "swarmhub-proxy-token",
         "swarmhub-cli-token",
         "swarmhub-pool-token",
-        "swarmhub-admin-password",
-        "swarmhub-user-password",
-    }
+    }  # no shared passwords: this hub signs people in by their own accounts
     assert ("network", local.NETWORK) in client.created
     assert [n for kind, n in client.created if kind == "service"] == [local.PROXY, local.HUB]
     for name in names:  # generated once, on the state volume, only root may read them
@@ -393,7 +391,13 @@ def test_manager_up_with_github_needs_the_real_secret_and_makes_it_a_swarm_secre
     cfg = parse_config(
         {
             "aws": {"region": "eu-west-1"},
-            "hub": {"auth": {"kind": "github", "github": {"client_id": "x"}}},
+            "hub": {
+                "auth": {
+                    "kind": "github",
+                    "admin_users": ["prof"],
+                    "github": {"client_id": "x", "allowed_users": ["ada"]},
+                }
+            },
         },
         "hub-config.json",
     )

@@ -184,7 +184,13 @@ def test_tfvars_carry_the_config_and_the_amis_and_match_the_root_variables():
 def test_tfvars_hold_no_secret():
     cfg = parse_config(
         {
-            "hub": {"auth": {"kind": "github", "github": {"client_id": "Iv1.abc"}}},
+            "hub": {
+                "auth": {
+                    "kind": "github",
+                    "admin_users": ["prof"],
+                    "github": {"client_id": "Iv1.abc", "allowed_organizations": ["physics-101"]},
+                }
+            },
             "aws": {"region": REGION, "fleet": {"backend": {"bucket": "b-state"}}},
         },
         "t.yaml",
@@ -194,15 +200,15 @@ def test_tfvars_hold_no_secret():
 
 
 def test_autoscaler_above_the_group_maximum_is_refused():
-    cfg = parse_config(
-        {
-            "autoscaler": {"max_nodes": 20},
-            "aws": {"region": REGION, "fleet": {"max_workers": 10}},
-        },
-        "t.yaml",
-    )
+    # Refused when the config is loaded, before credentials, AMIs or terraform.
     with pytest.raises(SwarmhubError, match="max_nodes.*above.*max_workers"):
-        deploy.render_tfvars(cfg, {"worker": WORKER_AMI})
+        parse_config(
+            {
+                "autoscaler": {"max_nodes": 20},
+                "aws": {"region": REGION, "fleet": {"max_workers": 10}},
+            },
+            "t.yaml",
+        )
 
 
 def test_backend_config_lockfile_or_dynamodb_and_a_bucket_is_required():

@@ -214,7 +214,9 @@ def test_schedule_floor_keeps_empty_nodes_from_draining():
 
 
 def test_window_past_midnight():
-    late = BusyWindow(days=["fri"], start="22:00", end="02:00", timezone="UTC", min_nodes=2)
+    late = BusyWindow(
+        days=["fri"], start="22:00", end="02:00", timezone="UTC", min_nodes=2, overnight=True
+    )
     s = state([], config=cfg(schedule=[late], node_boot_seconds=0))
     assert decide(s, utc(2025, 3, 29, 1, 0)).desired == 2  # Saturday 01:00
     assert decide(s, utc(2025, 3, 29, 2, 0)).desired == 0

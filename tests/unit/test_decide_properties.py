@@ -22,11 +22,13 @@ def configs(draw, big: bool = False) -> AutoscalerConfig:
     min_nodes = draw(st.integers(0, max_nodes))
     schedule = []
     if draw(st.booleans()):
+        start = draw(st.sampled_from(["09:00", "11:00", "11:01", "13:00"]))
         schedule = [
             BusyWindow(
                 days=["wed"],  # NOW is a Wednesday 10:00 UTC (11:00 in Berlin)
-                start=draw(st.sampled_from(["09:00", "11:00", "11:01", "13:00"])),
+                start=start,
                 end="12:00",
+                overnight=start > "12:00",  # 13:00-12:00 runs past midnight
                 timezone="Europe/Berlin",
                 min_nodes=draw(st.integers(0, max_nodes)),
             )
