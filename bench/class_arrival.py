@@ -28,7 +28,7 @@ import requests
 from _stack import bench_stack, percentile, show_hub_log
 
 from swarmhub.config import load_config
-from swarmhub.hubclient import wait_for
+from swarmhub.hubclient import pipeline, wait_for
 from swarmhub.kernels import run_cell
 from swarmhub.local import images, nodes
 
@@ -64,7 +64,9 @@ def workers_ready(client) -> int:
 def hub_path(stack, count: int, over: float, seed: int):
     client = docker.from_env()
     names = [f"s{i:03d}" for i in range(count)]
-    password = stack.secret("swarmhub-user-password")
+    # One account each, as the instructor makes them from the roster.
+    added = pipeline("users", "add", *names, "--reset", config=stack.config).stdout
+    passwords = dict(row.split(",", 1) for row in added.splitlines()[1:])
     rng = random.Random(seed)
     arrivals = sorted(rng.uniform(0, over) for _ in names)
     timeline: list[tuple[float, int, int]] = []  # (s, ready nodes, running servers)
@@ -81,7 +83,7 @@ def hub_path(stack, count: int, over: float, seed: int):
     with cf.ThreadPoolExecutor(count) as pool:
         results = list(
             pool.map(
-                lambda a: student(stack, a[0], password, a[1], t0),
+                lambda a: student(stack, a[0], passwords[a[0]], a[1], t0),
                 zip(names, arrivals, strict=True),
             )
         )

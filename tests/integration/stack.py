@@ -67,7 +67,9 @@ class Stack(HubClient):
     def password(self, user: str) -> str:
         """The user's own password: an account made (or reset) with `users add`, as
         an instructor does; with a shared-password hub, the class password."""
-        if (self.state_dir / "secrets" / "swarmhub-user-password").exists():
+        from swarmhub.config import load_config
+
+        if load_config(self.config).hub.auth.kind == "shared-password":
             return self.secret("swarmhub-user-password")
         if user not in self._passwords:
             out = cli("users", "add", user, "--reset", config=self.config).stdout
