@@ -149,7 +149,7 @@ def simulate(cfg, target, course_path):
     """Replay a week of a course through the autoscaler; report cost and waits."""
     from swarmhub.autoscaler import simulate as sim
 
-    sim.main(cfg, course_path)
+    sim.main(cfg, course_path, target=target)
 
 
 if __name__ == "__main__":
