@@ -1,8 +1,11 @@
 """Replay a week through the autoscaler and report cost and waits.
 
     python pipeline.py simulate --course courses/intro-python-60.yaml
+    python pipeline.py simulate --replay events.jsonl [--course FILE]
 
-The week is a course's: its sessions make the requests, seeded. The
+The week is a course's (its sessions make the requests, seeded) or a
+recorded one (trace.py's events: the week from the Monday before the first
+event; the course file, if given, says the node, price and policies). The
 autoscaler run uses the production code: `decide()` builds the plan at every
 `poll_interval` instant, `apply()` carries it out against a simulated node
 pool (nodes are Ready `boot_seconds` after they are requested) and a
@@ -17,7 +20,7 @@ scale-in victims), and computes the lower bound (sim_policies.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from swarmhub.autoscaler.course import Course, Request, load_course, requests
 from swarmhub.autoscaler.sim_policies import (
@@ -38,6 +41,7 @@ __all__ = [
     "Result",
     "lower_bound",
     "main",
+    "replay",
     "run_autoscaler",
     "run_cpu_target",
     "run_static",
@@ -49,6 +53,15 @@ _result = result_of
 
 
 @dataclass
+class Recorded:
+    """What the hub itself saw in a replayed file."""
+
+    servers: int
+    never_started: int
+    waits: list[float] = field(default_factory=list)  # known spawn waits, seconds
+
+
+@dataclass
 class Report:
     course: Course
     requests: int
@@ -56,6 +69,7 @@ class Report:
     peak_nodes: int
     results: list[Result]
     source: str = ""  # "" for a course's own sessions, else where the requests came from
+    recorded: Recorded | None = None
 
     def table(self) -> str:
         c = self.course
@@ -80,7 +94,18 @@ class Report:
                 f"{_secs(max(r.waits, default=0)):>9}{r.gave_up:>9}{r.waiting_at_end:>9}"
                 f"{r.evictions:>9}{_secs(max(r.restart_waits, default=None)):>12}"
             )
+        if self.recorded is not None:
+            rec = self.recorded
+            lines.append(
+                f"recorded by the hub: {rec.servers} servers, {rec.never_started} never "
+                f"started; spawn wait p50 {_secs(_pct(rec.waits, 50))}, "
+                f"p95 {_secs(_pct(rec.waits, 95))}"
+            )
         return "\n".join(lines)
+
+
+def _pct(values: list[float], p: float) -> float | None:
+    return Result("", 0, 0, values, 0, 0).percentile(p)
 
 
 def _secs(value: float | None) -> str:
@@ -110,6 +135,29 @@ def simulate(
     return Report(course, len(trace), bound, peak, results)
 
 
+def replay(path: str, course: Course | None, cfg, target: str = "local") -> Report:
+    """`simulate --replay FILE`: the recorded week through every policy."""
+    from swarmhub.autoscaler.course import week_start
+    from swarmhub.autoscaler.sim_replay import course_for_replay, replay_requests
+    from swarmhub.autoscaler.trace import read_events, visits
+
+    events = read_events(path)
+    course = course_for_replay(course, events, cfg, target)
+    found = visits(events)
+    trace, used = replay_requests(
+        found, week_start(course), course.server.mem_reservation, course.server.cpu_reservation
+    )
+    config = autoscaler_config(course, cfg.autoscaler)
+    report = simulate(course, config, trace, static_pool_size(course, cfg, target, config))
+    report.source = f"replay of {path}"
+    report.recorded = Recorded(
+        servers=len(used),
+        never_started=sum(1 for v in found if v.started is None),
+        waits=[v.wait for v in used if v.wait is not None],
+    )
+    return report
+
+
 def autoscaler_config(course: Course, fallback: AutoscalerConfig) -> AutoscalerConfig:
     """The course's own autoscaler section if it has one, else swarmhub.yaml's."""
     return course.autoscaler if course.autoscaler is not None else fallback
@@ -124,11 +172,20 @@ def static_pool_size(course: Course, cfg, target: str, config: AutoscalerConfig)
     return max(cfg.local.workers, config.min_nodes)
 
 
-def main(cfg, course_path: str, target: str = "local"):
+def main(
+    cfg, course_path: str | None, target: str = "local", replay_path: str | None = None
+) -> Report:
     """Entry point of `pipeline.py simulate`: print the table."""
-    course = load_course(course_path)
-    config = autoscaler_config(course, cfg.autoscaler)
-    report = simulate(course, config, static_nodes=static_pool_size(course, cfg, target, config))
+    course = load_course(course_path) if course_path else None
+    if replay_path:
+        report = replay(replay_path, course, cfg, target)
+    elif course is None:
+        raise SwarmhubError("simulate needs --course FILE, or --replay EVENTS")
+    else:
+        config = autoscaler_config(course, cfg.autoscaler)
+        report = simulate(
+            course, config, static_nodes=static_pool_size(course, cfg, target, config)
+        )
     print(report.table())
     auto = report.results[0]
     if auto.decisions:
