@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from swarmhub.autoscaler import schedule
 from swarmhub.autoscaler.model import Plan, Resources, Server, State, slots_in
-from swarmhub.autoscaler.packing import fullest_fit
+from swarmhub.autoscaler.packing import fits, fullest_fit
 
 _GIB = 1024**3
 
@@ -58,6 +58,29 @@ class _Bin:
 
     def slots(self, slot: Resources) -> int:
         return slots_in(self.mem_free, self.cpu_free, slot)
+
+
+class _Search:
+    """fullest_fit() over a list of bins, for many servers in a row.
+
+    During the estimate bins only lose room (the list may grow), so a bin that
+    cannot take a size now never can later: per size, only the bins that still
+    could are searched again. fullest_fit() ignores bins that do not fit and
+    its answer does not depend on their order, so it is the answer over the
+    whole list; a burst of one size is then linear, not servers x nodes."""
+
+    def __init__(self, bins: list[_Bin]):
+        self.bins = bins
+        self._could: dict[tuple[int, float], tuple[int, list[_Bin] | tuple]] = {}
+
+    def fullest(self, mem: int, cpu: float) -> _Bin | None:
+        size, total = (mem, cpu), len(self.bins)
+        seen, could = self._could.get(size, (0, ()))
+        if not could and seen == total:
+            return None  # the usual case in a burst: nothing has room for it
+        could = [b for b in (*could, *self.bins[seen:]) if fits(b, mem, cpu)]
+        self._could[size] = (total, could)
+        return fullest_fit(could, mem, cpu)
 
 
 def _gib(n: float) -> str:
@@ -118,14 +141,16 @@ def decide(state: State, now: datetime) -> Plan:
     )
     too_big = waiting_on_boot = 0
     overflow = 0  # memory of the servers that only fit on new nodes
+    in_ready, in_joining = _Search(ready), _Search(joining)
+    in_requested, in_new = _Search(requested), _Search(new)
     for server in unplaced:
-        target = fullest_fit(ready, server.mem, server.cpu)
+        target = in_ready.fullest(server.mem, server.cpu)
         if target is None:
             waiting_on_boot += 1
             # Joined nodes before mere requests, so the same node is picked
             # again once this plan's requests are in flight (idempotence).
-            target = fullest_fit(joining, server.mem, server.cpu) or fullest_fit(
-                requested, server.mem, server.cpu
+            target = in_joining.fullest(server.mem, server.cpu) or in_requested.fullest(
+                server.mem, server.cpu
             )
         if target is None:
             if server.mem > shape.mem or server.cpu > shape.cpu:
@@ -133,7 +158,7 @@ def decide(state: State, now: datetime) -> Plan:
                 waiting_on_boot -= 1
                 continue
             overflow += server.mem
-            target = fullest_fit(new, server.mem, server.cpu)
+            target = in_new.fullest(server.mem, server.cpu)
             if target is None:
                 target = _Bin(f"+new-{len(new)}", shape.mem, shape.cpu, 0, 0.0)
                 new.append(target)
