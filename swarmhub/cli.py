@@ -156,13 +156,14 @@ def prune(cfg, target, keep, dry_run):
     type=click.Path(dir_okay=False),
     help="A week of recorded server events (JSON lines) to replay instead of a course's.",
 )
-def simulate(cfg, target, course_path, replay_path):
+@click.option("--seed", type=int, default=None, help="Draw the course's week with this seed.")
+def simulate(cfg, target, course_path, replay_path, seed):
     """Replay a course's week, or a recorded one, through the autoscaler: cost and waits."""
     from swarmhub.autoscaler import simulate as sim
 
     if not course_path and not replay_path:
         raise SwarmhubError("simulate needs --course FILE, or --replay EVENTS")
-    sim.main(cfg, course_path, target=target, replay_path=replay_path)
+    sim.main(cfg, course_path, target=target, replay_path=replay_path, seed=seed)
 
 
 if __name__ == "__main__":

@@ -173,10 +173,16 @@ def static_pool_size(course: Course, cfg, target: str, config: AutoscalerConfig)
 
 
 def main(
-    cfg, course_path: str | None, target: str = "local", replay_path: str | None = None
+    cfg,
+    course_path: str | None,
+    target: str = "local",
+    replay_path: str | None = None,
+    seed: int | None = None,
 ) -> Report:
     """Entry point of `pipeline.py simulate`: print the table."""
     course = load_course(course_path) if course_path else None
+    if course is not None and seed is not None:
+        course = course.model_copy(update={"seed": seed})
     if replay_path:
         report = replay(replay_path, course, cfg, target)
     elif course is None:

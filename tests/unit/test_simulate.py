@@ -152,3 +152,16 @@ def test_cli_prints_the_table(tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert "lower bound" in result.output and "autoscaler decisions:" in result.output
+
+
+def test_cli_seed_draws_another_week(tmp_path, monkeypatch):
+    from swarmhub.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    path = str(REPO / "courses" / "data-lab-poisson.yaml")
+    runs = [
+        CliRunner().invoke(main, ["simulate", "--course", path, *extra]).output
+        for extra in ([], ["--seed", "11"], ["--seed", "12"])
+    ]
+    assert runs[0] == runs[1]  # the file's own seed is 11
+    assert runs[0].splitlines()[0] != runs[2].splitlines()[0]  # another count of servers
