@@ -242,6 +242,7 @@ def run_autoscaler(
         following = min(following, last + 1)
         decisions[plan.action] = decisions.get(plan.action, 0) + following - k
         k = following
+    world.run_until(WEEK)  # what happens after the last poll still happens
     return result_of("autoscaler", world, course, decisions=decisions, decide_calls=calls)
 
 

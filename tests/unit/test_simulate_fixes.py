@@ -172,3 +172,23 @@ def test_a_seed_gives_the_same_trace_and_another_a_different_one():
 def test_uniform_stay_needs_its_bounds():
     with pytest.raises(ValueError, match="stay_min_minutes"):
         course(stay_min_minutes=None)
+
+
+def test_the_week_runs_to_its_end_not_to_the_last_poll():
+    c = course()
+    cfg = AutoscalerConfig(min_nodes=1, poll_interval=17)  # the last poll: 8 s before the end
+    r = sim.run_autoscaler(c, [req("late", sim.WEEK - 5.0)], cfg)
+    assert r.waits == [0.0]
+    assert r.waiting_at_end == 0
+
+
+def test_leave_by_end_holds_for_a_student_who_waited():
+    c = course(arrivals=9, stay_min_minutes=50, stay_max_minutes=60, leave_by_end=True)
+    c = c.model_copy(update={"server": c.server.model_copy(update={"cull_minutes": 10})})
+    world = sim._Sim(c, requests(c))
+    world.launch(1, boot=0)  # 8 seats: the ninth starts when the first leaves
+    lab_end = 10 * 3600 + 60 * 60
+    world.run_until(lab_end + 10 * 60 - 1)
+    assert all(s.started is not None for s in world.servers)
+    world.run_until(lab_end + 10 * 60)
+    assert world.running == 0
