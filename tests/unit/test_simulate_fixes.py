@@ -192,3 +192,18 @@ def test_leave_by_end_holds_for_a_student_who_waited():
     assert all(s.started is not None for s in world.servers)
     world.run_until(lab_end + 10 * 60)
     assert world.running == 0
+
+
+def test_autoscaler_off_keeps_the_pool_deploy_starts():
+    from swarmhub.config import Config
+
+    c = course()
+    cfg = Config.model_validate({"local": {"workers": 3}, "autoscaler": {"enabled": False}})
+    # From swarmhub.yaml (the course has no autoscaler section): local.workers.
+    assert sim.static_pool_size(c, cfg, "local", cfg.autoscaler) == 3
+    report = sim.simulate(c, cfg.autoscaler, static_nodes=3)
+    assert report.results[0].policy == "autoscaler off (3 nodes)"
+    assert report.results[0].node_hours == pytest.approx(3 * 168)
+    # A course's own section says min_nodes.
+    own = c.model_copy(update={"autoscaler": AutoscalerConfig(enabled=False, min_nodes=2)})
+    assert sim.static_pool_size(own, cfg, "local", own.autoscaler) == 2
