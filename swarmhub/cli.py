@@ -153,12 +153,26 @@ def prune(cfg, target, keep, dry_run):
 
 @main.command()
 @_common
-@click.option("--course", "course_path", required=True, type=click.Path(dir_okay=False))
-def simulate(cfg, target, course_path):
-    """Replay a week of a course through the autoscaler; report cost and waits."""
+@click.option(
+    "--course",
+    "course_path",
+    type=click.Path(dir_okay=False),
+    help="A course file: its week, or with --replay the node, price and policies.",
+)
+@click.option(
+    "--replay",
+    "replay_path",
+    type=click.Path(dir_okay=False),
+    help="A week of recorded server events (JSON lines) to replay instead of a course's.",
+)
+@click.option("--seed", type=int, default=None, help="Draw the course's week with this seed.")
+def simulate(cfg, target, course_path, replay_path, seed):
+    """Replay a course's week, or a recorded one, through the autoscaler: cost and waits."""
     from swarmhub.autoscaler import simulate as sim
 
-    sim.main(cfg, course_path)
+    if not course_path and not replay_path:
+        raise SwarmhubError("simulate needs --course FILE, or --replay EVENTS")
+    sim.main(cfg, course_path, target=target, replay_path=replay_path, seed=seed)
 
 
 @main.command(name="validate")

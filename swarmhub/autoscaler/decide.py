@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 
 from swarmhub.autoscaler import schedule
 from swarmhub.autoscaler.model import Plan, Resources, Server, State, slots_in
-from swarmhub.capacity import fullest_fit
+from swarmhub.capacity import fits, fullest_fit
 
 _GIB = 1024**3
 
@@ -53,15 +53,116 @@ class _Bin:
     cpu_reserved: float
     used: bool = False  # the estimate put a pending server here
 
-    def put(self, server: Server) -> None:
-        self.mem_free -= server.mem
-        self.cpu_free -= server.cpu
-        self.mem_reserved += server.mem
-        self.cpu_reserved += server.cpu
+    def put_one(self, mem: int, cpu: float) -> None:
+        self.mem_free -= mem
+        self.cpu_free -= cpu
+        self.mem_reserved += mem
+        self.cpu_reserved += cpu
         self.used = True
 
     def slots(self, slot: Resources) -> int:
         return slots_in(self.mem_free, self.cpu_free, slot)
+
+
+class _Search:
+    """fullest_fit() over a list of bins, for many servers in a row.
+
+    During the estimate bins only lose room (the list may grow), so a bin that
+    cannot take a size now never can later: per size, only the bins that still
+    could are searched again. fullest_fit() ignores bins that do not fit and
+    its answer does not depend on their order, so it is the answer over the
+    whole list; a burst of one size is then linear, not servers x nodes."""
+
+    def __init__(self, bins: list[_Bin]):
+        self.bins = bins
+        self._could: dict[tuple[int, float], tuple[int, list[_Bin] | tuple]] = {}
+
+    def fullest(self, mem: int, cpu: float) -> _Bin | None:
+        size, total = (mem, cpu), len(self.bins)
+        seen, could = self._could.get(size, (0, ()))
+        if not could and seen == total:
+            return None  # the usual case in a burst: nothing has room for it
+        could = [b for b in (*could, *self.bins[seen:]) if fits(b, mem, cpu)]
+        self._could[size] = (total, could)
+        return fullest_fit(could, mem, cpu)
+
+
+def _fill(search: _Search, mem: int, cpu: float, left: int) -> int:
+    """Put up to `left` servers of mem/cpu, each on the fullest bin that fits;
+    returns how many found no room. The bin a server goes to stays the fullest
+    that fits while it still fits, so it is filled before the next is chosen."""
+    while left:
+        target = search.fullest(mem, cpu)
+        if target is None:
+            break
+        while left and fits(target, mem, cpu):
+            target.put_one(mem, cpu)
+            left -= 1
+    return left
+
+
+def _estimate(
+    servers: tuple[Server, ...],
+    ready: list[_Bin],
+    joining: list[_Bin],
+    requested: list[_Bin],
+    shape: Resources,
+) -> tuple[list[_Bin], int, int, int]:
+    """Pack the unplaced servers, largest first: onto Ready bins, then joined,
+    then requested, then new ones of `shape`. Returns the new bins, how many
+    are larger than a node, how many wait for a booting or new node, and the
+    memory of those that only fit on new nodes.
+
+    Servers of one size are interchangeable here (a plan names no user), so
+    each size is placed as a batch, in the order the one-by-one placement
+    (sorted by size, then user) would give the bins. New bins of one size
+    fill alike: once the first holds all it can, the next ones are copies."""
+    sizes: dict[tuple[int, float], int] = {}
+    for server in servers:
+        if server.node_id is None:
+            key = (server.mem, server.cpu)
+            sizes[key] = sizes.get(key, 0) + 1
+    new: list[_Bin] = []
+    too_big = waiting_on_boot = overflow = 0
+    in_ready, in_joining = _Search(ready), _Search(joining)
+    in_requested, in_new = _Search(requested), _Search(new)
+    for mem, cpu in sorted(sizes, key=lambda k: (-k[0], -k[1])):
+        left = _fill(in_ready, mem, cpu, sizes[(mem, cpu)])
+        waiting_on_boot += left
+        # Joined nodes before mere requests, so the same node is picked
+        # again once this plan's requests are in flight (idempotence).
+        left = _fill(in_requested, mem, cpu, _fill(in_joining, mem, cpu, left))
+        if not left:
+            continue
+        if mem > shape.mem or cpu > shape.cpu:
+            too_big += left  # no node we can add would take it: don't scale for it
+            waiting_on_boot -= left
+            continue
+        overflow += left * mem
+        left = _fill(in_new, mem, cpu, left)
+        full: _Bin | None = None  # a new bin holding all of this size it can
+        per_bin = 0
+        while left:  # bounded: every pass places at least one server
+            if full is not None and left >= per_bin:
+                new.append(
+                    _Bin(
+                        f"+new-{len(new)}",
+                        full.mem_free,
+                        full.cpu_free,
+                        full.mem_reserved,
+                        full.cpu_reserved,
+                        True,
+                    )
+                )
+                left -= per_bin
+                continue
+            fresh = _Bin(f"+new-{len(new)}", shape.mem, shape.cpu, 0, 0.0)
+            new.append(fresh)
+            before = left
+            left = _fill(in_new, mem, cpu, left)
+            if left:
+                full, per_bin = fresh, before - left
+    return new, too_big, waiting_on_boot, overflow
 
 
 def _gib(n: float) -> str:
@@ -125,33 +226,9 @@ def decide(state: State, now: datetime) -> Plan:
         _Bin(f"+booting-{i}", shape.mem, shape.cpu, 0, 0.0) for i in range(state.pending_requests)
     ]
     booting = joining + requested
-    new: list[_Bin] = []
-    unplaced = sorted(
-        (s for s in state.servers if s.node_id is None),
-        key=lambda s: (-s.mem, -s.cpu, s.user),
+    new, too_big, waiting_on_boot, overflow = _estimate(
+        state.servers, ready, joining, requested, shape
     )
-    too_big = waiting_on_boot = 0
-    overflow = 0  # memory of the servers that only fit on new nodes
-    for server in unplaced:
-        target = fullest_fit(ready, server.mem, server.cpu)
-        if target is None:
-            waiting_on_boot += 1
-            # Joined nodes before mere requests, so the same node is picked
-            # again once this plan's requests are in flight (idempotence).
-            target = fullest_fit(joining, server.mem, server.cpu) or fullest_fit(
-                requested, server.mem, server.cpu
-            )
-        if target is None:
-            if server.mem > shape.mem or server.cpu > shape.cpu:
-                too_big += 1  # no node we can add would take it: don't scale for it
-                waiting_on_boot -= 1
-                continue
-            overflow += server.mem
-            target = fullest_fit(new, server.mem, server.cpu)
-            if target is None:
-                target = _Bin(f"+new-{len(new)}", shape.mem, shape.cpu, 0, 0.0)
-                new.append(target)
-        target.put(server)
     new_for_servers = len(new)
 
     # 2. Headroom, counted over every node that is or will be there.
