@@ -223,7 +223,9 @@ class SwarmhubSpawner(SwarmSpawner):
         node_id = task.get("NodeID")
         if node_id:
             node = await self.docker("inspect_node", node_id)
-            if node["Status"]["State"] != "ready":
+            # "unknown" is a manager that has just restarted and not heard from
+            # the node yet: its servers run on; only a node seen down is lost.
+            if node["Status"]["State"] in ("down", "disconnected"):
                 self.log.warning(
                     "Server of %s is on node %s, which is %s",
                     self.user.name,

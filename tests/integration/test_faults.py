@@ -56,12 +56,14 @@ def _new_credentials_work(stack: Stack, user: str) -> bool:
         return False
 
 
-def _recovers(stack: Stack, users: list[str], since: float, what: str) -> float:
+def _recovers(
+    stack: Stack, users: list[str], since: float, what: str, within: float = RECOVERY
+) -> float:
     """Seconds from `since` until every user's server serves new credentials."""
     for user in users:
         wait_for(
             lambda u=user: _new_credentials_work(stack, u),
-            max(1.0, since + RECOVERY - time.monotonic()),
+            max(1.0, since + within - time.monotonic()),
             f"{user}'s server to serve new credentials after {what}",
         )
     took = time.monotonic() - since
@@ -177,7 +179,10 @@ def test_manager_engine_restart_brings_everything_back(stack: Stack, two_running
     t0 = time.monotonic()
     client = docker.from_env()
     wait_for(stack.healthy, 90, "the hub after the engine restart")
-    _recovers(stack, two_running, t0 - 0, "manager engine restarted")
+    # The overlay between the new manager engine and the workers takes a while
+    # to carry traffic again (~30-40 s here): until then the hub holds each
+    # server as "pending check", and lets it be once it answers.
+    _recovers(stack, two_running, t0, "manager engine restarted", within=150)
     assert {u: stack.server(u)["started"] for u in two_running} == before
     status = cli("status", config=stack.config).stdout
     for user in two_running:
