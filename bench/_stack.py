@@ -77,3 +77,58 @@ def show_hub_log(lines: int = 60) -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     print(f"--- last lines of the hub:\n{proc.stdout}{proc.stderr}", file=sys.stderr)
+
+
+def bare_floor(
+    placements: list[tuple[str, str]],
+    image: str,
+    *,
+    deadline: float = 300.0,
+    first_port: int = 19000,
+    mem_reservation: int = 0,
+    cpu_reservation: float = 0.0,
+) -> list[float]:
+    """The floor for a spawn: a bare `docker service create` of the notebook image
+    per (swarm node id, node address), all at once, on the hub's overlay with
+    dnsrr, each timed until its HTTP port answers; every service removed after."""
+    import concurrent.futures as cf
+    import time
+
+    import docker
+    import requests
+
+    client = docker.from_env()
+
+    def one(i: int) -> float:
+        node_id, address = placements[i]
+        port = first_port + i
+        t0 = time.monotonic()
+        client.services.create(
+            image,
+            command=["jupyter", "server", "--ip=0.0.0.0", "--port=8888", "--no-browser"],
+            name=f"bench-floor-{i}",
+            constraints=[f"node.id=={node_id}"],
+            resources=docker.types.Resources(
+                mem_reservation=mem_reservation, cpu_reservation=int(cpu_reservation * 1e9)
+            ),
+            endpoint_spec=docker.types.EndpointSpec(
+                mode="dnsrr", ports={port: (8888, "tcp", "host")}
+            ),
+            networks=["swarmhub"],
+        )
+        while time.monotonic() < t0 + deadline:
+            try:
+                if requests.get(f"http://{address}:{port}/api", timeout=2).ok:
+                    return time.monotonic() - t0
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"bare service bench-floor-{i} did not answer in {deadline:.0f}s")
+
+    try:
+        with cf.ThreadPoolExecutor(len(placements)) as pool:
+            return list(pool.map(one, range(len(placements))))
+    finally:
+        for service in client.services.list(filters={"name": "bench-floor-"}):
+            service.remove()
+        time.sleep(5)

@@ -24,8 +24,7 @@ import threading
 import time
 
 import docker
-import requests
-from _stack import bench_stack, percentile, show_hub_log
+from _stack import bare_floor, bench_stack, percentile, show_hub_log
 
 from swarmhub.config import load_config
 from swarmhub.hubclient import pipeline, wait_for
@@ -98,42 +97,10 @@ def floor(stack, count: int) -> list[float]:
     """Bare service creates of the notebook image on nodes set up in advance."""
     cfg = load_config(stack.config)
     image = images.built_images(cfg)["notebook"]
-    client = docker.from_env()
-    workers = nodes.list_nodes(cfg)
-    by_id = {nodes.swarm_node_id(w): w for w in workers}
-    ids = list(by_id)
-    per_node = -(-count // len(ids))
-
-    def one(i: int) -> float:
-        node_id = ids[i // per_node]
-        worker = by_id[node_id]
-        port = FIRST_PORT + i
-        t0 = time.monotonic()
-        client.services.create(
-            image,
-            command=["jupyter", "server", "--ip=0.0.0.0", "--port=8888", "--no-browser"],
-            name=f"bench-floor-{i}",
-            constraints=[f"node.id=={node_id}"],
-            endpoint_spec=docker.types.EndpointSpec(
-                mode="dnsrr", ports={port: (8888, "tcp", "host")}
-            ),
-            networks=["swarmhub"],
-        )
-        while time.monotonic() < t0 + FLOOR_DEADLINE:
-            try:
-                if requests.get(f"http://{worker.address}:{port}/api", timeout=2).ok:
-                    return time.monotonic() - t0
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"bench-floor-{i} did not answer in {FLOOR_DEADLINE:.0f}s")
-
-    try:
-        with cf.ThreadPoolExecutor(count) as pool:
-            return list(pool.map(one, range(count)))
-    finally:
-        for service in client.services.list(filters={"name": "bench-floor-"}):
-            service.remove()
+    workers = [(nodes.swarm_node_id(w), w.address) for w in nodes.list_nodes(cfg)]
+    per_node = -(-count // len(workers))
+    where = [workers[i // per_node] for i in range(count)]
+    return bare_floor(where, image, deadline=FLOOR_DEADLINE)
 
 
 def _servers_left(stack) -> int:

@@ -12,9 +12,8 @@ import argparse
 import concurrent.futures as cf
 import time
 
-import docker
 import requests
-from _stack import bench_stack, percentile, show_hub_log
+from _stack import bare_floor, bench_stack, percentile, show_hub_log
 
 from swarmhub.config import load_config
 from swarmhub.local import images, nodes
@@ -55,44 +54,10 @@ def floor(stack, count: int) -> list[float]:
     cfg = load_config(stack.config)
     image = images.built_images(cfg)["notebook"]
     worker = nodes.list_nodes(cfg)[0]
-    client = docker.from_env()
-    node_id = nodes.swarm_node_id(worker)
-
-    def one(i: int) -> float:
-        port = FIRST_PORT + i
-        t0 = time.monotonic()
-        client.services.create(
-            image,
-            command=["jupyter", "server", "--ip=0.0.0.0", "--port=8888", "--no-browser"],
-            name=f"bench-floor-{i}",
-            constraints=[f"node.id=={node_id}"],
-            resources=docker.types.Resources(
-                mem_reservation=256 * 2**20, cpu_reservation=50_000_000
-            ),
-            endpoint_spec=docker.types.EndpointSpec(
-                mode="dnsrr", ports={port: (8888, "tcp", "host")}
-            ),
-            networks=["swarmhub"],
-        )
-        while time.monotonic() < t0 + DEADLINE:
-            try:
-                if (
-                    requests.get(f"http://{worker.address}:{port}/api", timeout=2).status_code
-                    == 200
-                ):
-                    return time.monotonic() - t0
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"bare service bench-floor-{i} did not answer in {DEADLINE:.0f}s")
-
-    try:
-        with cf.ThreadPoolExecutor(count) as pool:
-            return list(pool.map(one, range(count)))
-    finally:
-        for service in client.services.list(filters={"name": "bench-floor-"}):
-            service.remove()
-        time.sleep(5)
+    where = [(nodes.swarm_node_id(worker), worker.address)] * count
+    return bare_floor(
+        where, image, deadline=DEADLINE, mem_reservation=256 * 2**20, cpu_reservation=0.05
+    )
 
 
 def main() -> None:

@@ -129,3 +129,27 @@ def redeployed(stack: Stack, path: Path, config: dict):
 def scaling_stack(stack: Stack, tmp_path):
     with redeployed(stack, tmp_path / "scaling.yaml", scaling_config(stack)) as scaled:
         yield scaled
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When a test on the local stack fails, say what the swarm says: the hub's
+    and the proxy's tasks and last log lines, and every user server's tasks."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed or "stack" not in item.fixturenames:
+        return
+    import subprocess
+
+    def sh(*args: str) -> str:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
+        return (proc.stdout + proc.stderr).strip()
+
+    parts = [sh("docker", "node", "ls"), sh("docker", "service", "ls")]
+    for name in ("swarmhub-hub", "swarmhub-proxy"):
+        parts.append(sh("docker", "service", "ps", "--no-trunc", name))
+        parts.append(sh("docker", "service", "logs", "--tail", "40", name))
+    for line in sh("docker", "service", "ls", "--format", "{{.Name}}").splitlines():
+        if line.startswith("jupyter-"):
+            parts.append(sh("docker", "service", "ps", "--no-trunc", line))
+    report.sections.append(("the swarm when it failed", "\n\n".join(parts)))

@@ -9,14 +9,13 @@ test a worker of its own, or rejoin it.
 
 from __future__ import annotations
 
-import time
-
 import docker
 import pytest
 from docker.types import RestartPolicy
 
 from swarmhub.lifecycle.swarm import DockerSwarm
 from swarmhub.swarm import labels
+from tests.integration.stack import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -48,13 +47,6 @@ def worker_image(local_worker) -> str:
     return images[0].id
 
 
-def wait_for(check, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)
-
-
 def test_finds_the_node_by_its_instance_label(swarm, local_worker):
     node = swarm.find_node(local_worker.instance_id)
     assert node is not None
@@ -73,13 +65,13 @@ def test_drain_moves_user_servers_off_the_node(swarm, manager, local_worker):
         constraints=[f"node.id=={node_id}"],
         restart_policy=RestartPolicy(condition="none"),
     )
-    wait_for(lambda: swarm.user_servers(node_id) == ["alice"])
+    wait_for(lambda: swarm.user_servers(node_id) == ["alice"], 60, "alice's server on the node")
 
     swarm.drain(node_id)
     swarm.drain(node_id)  # twice is fine
 
     assert swarm.find_node(local_worker.instance_id).availability == "drain"
-    wait_for(lambda: swarm.user_servers(node_id) == [])
+    wait_for(lambda: swarm.user_servers(node_id) == [], 60, "the node to host no user server")
 
 
 def test_image_probe(swarm, local_worker):

@@ -135,7 +135,8 @@ def test_status_reports_hub_nodes_and_users(stack: Stack):
     stack.ensure_user("status-user")
     proc = cli("status", config=stack.config)
     assert "healthy" in proc.stdout
-    assert "local-w1" in proc.stdout and "ready" in proc.stdout
+    nodes = [line.split() for line in proc.stdout.splitlines() if "local-w" in line]
+    assert nodes and all(n[1] == "ready" for n in nodes), proc.stdout
     assert "status-user" in proc.stdout
 
 
