@@ -35,6 +35,9 @@ def cli(*args: str, config: Path, check: bool = True, timeout: float = 1800):
         raise AssertionError(str(exc)) from None
 
 
+_PASSWORDS: dict[str, dict[str, str]] = {}  # state dir -> user -> password
+
+
 class Stack(HubClient):
     """A deployed local stack: its config, its state and homes, its port."""
 
@@ -47,7 +50,6 @@ class Stack(HubClient):
         self.state_dir = Path(state_dir)
         self.homes_dir = Path(homes_dir)
         self.port = port
-        self._passwords: dict[str, str] = {}
 
     def secret(self, name: str) -> str:
         return (self.state_dir / "secrets" / name).read_text().strip()
@@ -71,11 +73,14 @@ class Stack(HubClient):
 
         if load_config(self.config).hub.auth.kind == "shared-password":
             return self.secret("swarmhub-user-password")
-        if user not in self._passwords:
+        # One cache for every Stack of this state (a re-deployed stack is a new
+        # object): a reset through one must not leave another's password stale.
+        known = _PASSWORDS.setdefault(str(self.state_dir), {})
+        if user not in known:
             out = cli("users", "add", user, "--reset", config=self.config).stdout
             rows = out.splitlines()[1:]  # after the "username,password" header
-            self._passwords.update(row.split(",", 1) for row in rows)
-        return self._passwords[user]
+            known.update(row.split(",", 1) for row in rows)
+        return known[user]
 
     def login(self, user: str, password: str | None = None) -> requests.Session:
         """Sign in through the hub's login form, as a browser does; the session has the cookie."""
