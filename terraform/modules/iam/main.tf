@@ -4,7 +4,10 @@
 #                publish the join token, read the OAuth secret, take over the
 #                role's network interface and state volume, SSM sessions
 #   chef server: SSM sessions
-# Shell access is SSM Session Manager (AmazonSSMManagedInstanceCore), never SSH.
+# Shell access is SSM Session Manager, never SSH. Not through the managed
+# AmazonSSMManagedInstanceCore: it grants ssm:GetParameter(s) on every
+# parameter, so a worker could read the manager's and the Chef Server's
+# secrets. The session_manager document below is its session part only.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -17,7 +20,6 @@ locals {
   # Built from the name, so the policy needs no reference to the group itself
   # (the group needs the workers' instance profile from here).
   worker_asg_arn = "arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/${var.worker_asg_name}"
-  ssm_core       = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
   instance_arns  = "arn:${local.partition}:ec2:${local.region}:${local.account}:instance/*"
 
   roles = merge(
@@ -45,11 +47,35 @@ resource "aws_iam_role" "this" {
   tags               = var.tags
 }
 
-resource "aws_iam_role_policy_attachment" "ssm_core" {
+# Session Manager (and the agent's registration), nothing of Parameter Store.
+data "aws_iam_policy_document" "session_manager" {
+  #checkov:skip=CKV_AWS_111:The agent's registration and session channels have no resource-level permissions
+  #checkov:skip=CKV_AWS_356:The agent's registration and session channels have no resource-level permissions
+  statement {
+    sid = "SessionManagerAgent"
+    actions = [
+      "ssm:UpdateInstanceInformation",
+      "ssmmessages:CreateControlChannel",
+      "ssmmessages:CreateDataChannel",
+      "ssmmessages:OpenControlChannel",
+      "ssmmessages:OpenDataChannel",
+      "ec2messages:AcknowledgeMessage",
+      "ec2messages:DeleteMessage",
+      "ec2messages:FailMessage",
+      "ec2messages:GetEndpoint",
+      "ec2messages:GetMessages",
+      "ec2messages:SendReply",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "session_manager" {
   for_each = local.roles
 
-  role       = aws_iam_role.this[each.key].name
-  policy_arn = local.ssm_core
+  name   = "session-manager"
+  role   = aws_iam_role.this[each.key].id
+  policy = data.aws_iam_policy_document.session_manager.json
 }
 
 resource "aws_iam_instance_profile" "this" {
@@ -122,8 +148,10 @@ data "aws_iam_policy_document" "manager" {
   }
 
   statement {
-    sid       = "ConsumeLifecycleQueue"
-    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    sid = "ConsumeLifecycleQueue"
+    # ChangeMessageVisibility: a long drain keeps its message hidden instead
+    # of a second handler picking it up after the queue's visibility timeout.
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
     resources = [var.lifecycle_queue_arn]
   }
 
