@@ -381,3 +381,14 @@ def test_terraform_fmt_is_clean():
         check=False,
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_chef_server_may_publish_exactly_the_keys_its_first_boot_writes():
+    """The bake renders ssm_prefix /<name_prefix>/chef-server (name = aws.name_prefix)."""
+    doc = blocks(module_dir("iam") / "main.tf", "data")["aws_iam_policy_document.chef_server"]
+    (statement,) = doc["statement"]
+    assert [uq(a) for a in statement["actions"]] == ["ssm:PutParameter"]
+    (resource,) = statement["resources"]
+    assert uq(resource).endswith(":parameter/${var.name}/chef-server/*")
+    bake_src = (REPO / "swarmhub" / "aws" / "bake.py").read_text()
+    assert '"ssm_prefix": f"/{cfg.aws.name_prefix}/chef-server"' in bake_src

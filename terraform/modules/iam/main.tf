@@ -3,7 +3,7 @@
 #   manager:     steer the workers' ASG only, consume its lifecycle queue,
 #                publish the join token, read the OAuth secret, take over the
 #                role's network interface and state volume, SSM sessions
-#   chef server: SSM sessions
+#   chef server: write its own keys under <name>/chef-server/, SSM sessions
 # Shell access is SSM Session Manager, never SSH. Not through the managed
 # AmazonSSMManagedInstanceCore: it grants ssm:GetParameter(s) on every
 # parameter, so a worker could read the manager's and the Chef Server's
@@ -213,4 +213,29 @@ resource "aws_iam_role_policy" "manager" {
   name   = "swarm-manager"
   role   = aws_iam_role.this["manager"].id
   policy = data.aws_iam_policy_document.manager.json
+}
+
+################################################################################
+# Chef Server: publish its admin and validator keys, nothing else
+################################################################################
+
+# Its first boot puts <name>/chef-server/{admin-key,validator-key} as
+# SecureStrings (the account's aws/ssm key, usable through SSM by the
+# account's principals); without this it could not, and no node could enroll.
+data "aws_iam_policy_document" "chef_server" {
+  count = var.chef_server_enabled ? 1 : 0
+
+  statement {
+    sid       = "PublishItsKeys"
+    actions   = ["ssm:PutParameter"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/${var.name}/chef-server/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "chef_server" {
+  count = var.chef_server_enabled ? 1 : 0
+
+  name   = "chef-server"
+  role   = aws_iam_role.this["chef_server"].id
+  policy = data.aws_iam_policy_document.chef_server[0].json
 }
