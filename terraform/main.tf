@@ -89,6 +89,7 @@ module "workers" {
   source = "./modules/workers"
 
   asg_name                  = local.worker_asg_name
+  running                   = var.running
   ami_id                    = var.worker_ami_id
   instance_type             = var.worker_instance_type
   root_volume_size          = var.worker_volume_size

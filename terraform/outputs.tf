@@ -22,7 +22,7 @@ output "manager_asg_name" {
 }
 
 output "worker_asg_name" {
-  description = "The workers' Auto Scaling group the autoscaler steers."
+  description = "The workers' Auto Scaling group the autoscaler steers (null while stopped)."
   value       = module.workers.autoscaling_group_name
 }
 

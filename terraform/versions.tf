@@ -1,5 +1,7 @@
 terraform {
-  required_version = ">= 1.6"
+  # 1.11: write-only attributes (the secrets' placeholders, never in state);
+  # it also covers the S3 backend's use_lockfile (1.10).
+  required_version = ">= 1.11"
 
   required_providers {
     aws = {

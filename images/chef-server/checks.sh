@@ -8,7 +8,12 @@ set -eu
 fail() { echo "chef-server check failed: $*" >&2; exit 1; }
 ok() { echo "chef-server check: $*"; }
 
-command -v chef-server-ctl >/dev/null 2>&1 || fail "chef-server-ctl missing"
+# Cinc Server's control command is cinc-server-ctl, Chef Infra Server's chef-server-ctl.
+ctl=""
+for candidate in cinc-server-ctl chef-server-ctl; do
+  if command -v "$candidate" >/dev/null 2>&1; then ctl="$candidate"; break; fi
+done
+[ -n "$ctl" ] || fail "neither cinc-server-ctl nor chef-server-ctl is installed"
 
 # The API's health endpoint answers {"status":"pong",...} when every
 # component (erchef, bookshelf, postgres, search) is up.
@@ -21,7 +26,7 @@ until status="$(curl --silent --insecure --max-time 5 https://127.0.0.1/_status)
 done
 ok "Chef Server answers on its API"
 
-[ -z "$(chef-server-ctl org-list 2>/dev/null)" ] || fail "an organisation exists at bake time"
+[ -z "$("$ctl" org-list 2>/dev/null)" ] || fail "an organisation exists at bake time"
 ok "no organisation baked in"
 
 state="$(systemctl is-enabled swarmhub-chef-server-firstboot.service 2>/dev/null || true)"

@@ -392,8 +392,40 @@ def pkrvars_value(path: Path, key: str) -> Any:
     return json.loads(path.read_text())[key]
 
 
+# A Docker Hub namespace this project does not own: a pull of it bakes
+# whatever a stranger pushed there into an image that runs with the Docker
+# socket and the manager's role.
+_UNOWNED_IMAGE_PREFIX = "swarmhub/"
+
+
+def refuse_unpinned(cfg, specs: list[ImageSpec]) -> None:
+    """One line naming the value to set, before any AWS call, for what the bake
+    cannot verify: the Chef Server package's SHA-256, or images it would pull
+    from a registry we do not own."""
+    ami = cfg.aws.ami
+    names = {spec.name for spec in specs}
+    if "chef-server" in names and not ami.chef_server_package_sha256:
+        raise SwarmhubError(
+            "aws.ami.chef_server_package_sha256 is not set: the chef-server image "
+            "installs no unverified package",
+            hint=f"curl -fsSL {ami.chef_server_package_url} | sha256sum, "
+            "or set aws.fleet.chef_server: false",
+        )
+    if "worker" in names:
+        for key in ("notebook_image", "hub_image"):
+            ref = getattr(ami, key)
+            if ref.startswith(_UNOWNED_IMAGE_PREFIX):
+                raise SwarmhubError(
+                    f"aws.ami.{key} is {ref}, on Docker Hub under a name this project "
+                    "does not own: the bake would pull a stranger's image",
+                    hint="push the local bake's image to your registry (e.g. ECR) "
+                    f"and set aws.ami.{key} to it by tag or digest",
+                )
+
+
 def bake(cfg, only: str | None = None, force: bool = False, *, now: datetime | None = None):
     """Bake the selected AMIs (all by default), skipping those whose inputs are unchanged."""
+    refuse_unpinned(cfg, selected(cfg, only))
     session, account = amis.aws_session(cfg)
     now = now or datetime.now(UTC)
     ec2 = session.client("ec2")

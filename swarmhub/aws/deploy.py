@@ -280,6 +280,9 @@ def status(cfg, *, work_dir: Path | None = None) -> None:
     answer = hub_api(url)
     health = f"up, JupyterHub {answer.get('version', '?')}" if answer else "not answering"
     print(f"hub: {url} ({health})")
+    if not outputs.get("worker_asg_name"):
+        print("workers: none (the fleet is stopped: python pipeline.py deploy starts it)")
+        return
     import boto3
 
     asg = boto3.session.Session(region_name=cfg.aws.region).client("autoscaling")

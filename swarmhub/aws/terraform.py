@@ -21,7 +21,9 @@ from pathlib import Path
 from swarmhub.errors import SwarmhubError
 from swarmhub.run import echo, run
 
-MIN_VERSION = (1, 6)
+# Write-only attributes keep the secrets' placeholders out of the state (1.11);
+# the S3 backend's use_lockfile needs 1.10. terraform/versions.tf says the same.
+MIN_VERSION = (1, 11)
 _CANDIDATES = ("terraform", "tofu")
 _VERSION = re.compile(r"v?(\d+)\.(\d+)")
 # Never ask a question, never colour, say we are a program.
@@ -62,12 +64,12 @@ def find_binary(configured: str | None) -> str:
             return path
     raise SwarmhubError(
         f"{' or '.join(names)} was not found on PATH",
-        hint="install Terraform >= 1.6 or OpenTofu, or set aws.fleet.terraform_binary",
+        hint="install Terraform >= 1.11 or OpenTofu >= 1.11, or set aws.fleet.terraform_binary",
     )
 
 
 def check_version(binary: str) -> str:
-    """The binary's version; SwarmhubError if it is older than 1.6."""
+    """The binary's version; SwarmhubError if it is older than MIN_VERSION."""
     out = _invoke([binary, "version", "-json"], capture=True).stdout
     try:
         data = json.loads(out)
@@ -182,6 +184,9 @@ class Terraform:
         args = self._cmd("init", "-input=false", "-no-color", "-reconfigure")
         args += [f"-backend-config={item}" for item in backend_config]
         _invoke(args)
+
+    def validate(self) -> None:
+        _invoke(self._cmd("validate", "-no-color"))
 
     def plan(
         self, plan_file: str, *, destroy: bool = False, var_overrides: Sequence[str] = ()

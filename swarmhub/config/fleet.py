@@ -19,14 +19,14 @@ _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z
 
 class BackendConfig(Strict):
     """Where Terraform keeps its state: an S3 bucket (made once by the operator),
-    locked by an S3 lock file (Terraform >= 1.10) or a DynamoDB table."""
+    locked by an S3 lock file or a DynamoDB table (both work with the
+    Terraform >= 1.11 deploy needs; DynamoDB locking is deprecated upstream)."""
 
     bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     key: str = "swarmhub/terraform.tfstate"
     # Default: the fleet's own region.
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
-    # "lockfile" (S3-native, Terraform >= 1.10 / OpenTofu >= 1.10) or a DynamoDB
-    # table name for older binaries.
+    # "lockfile" (S3-native) or "dynamodb:<table>".
     lock: str = Field(default="lockfile", pattern=r"^(lockfile|dynamodb:[A-Za-z0-9_.-]{3,255})$")
 
 

@@ -59,6 +59,13 @@ def _config(path: str | None) -> LifecycleConfig:
     help="A new node must be able to start this image without a pull.",
 )
 @click.option(
+    "--ami-id",
+    envvar="SWARMHUB_LIFECYCLE_AMI_ID",
+    default=None,
+    help="The AMI the notebook image was baked into (the manager's); nodes of "
+    "another AMI are admitted without the image probe.",
+)
+@click.option(
     "--chef-url",
     envvar="SWARMHUB_LIFECYCLE_CHEF_URL",
     default=None,
@@ -84,6 +91,7 @@ def main(
     asg_name: str,
     config_path: str | None,
     notebook_image: str | None,
+    ami_id: str | None,
     chef_url: str | None,
     chef_client: str | None,
     chef_key: str | None,
@@ -104,6 +112,7 @@ def main(
             chef_url,
             chef_client,
             chef_key,
+            ami_id=ami_id,
         )
         if once:
             handler.reconcile()
@@ -117,7 +126,9 @@ def main(
         sys.exit(1)
 
 
-def build(config, queue_url, asg_name, notebook_image, chef_url, chef_client, chef_key):
+def build(
+    config, queue_url, asg_name, notebook_image, chef_url, chef_client, chef_key, *, ami_id=None
+):
     """The handler wired to the real swarm, AWS and Chef Server."""
     import boto3
     import docker
@@ -154,6 +165,7 @@ def build(config, queue_url, asg_name, notebook_image, chef_url, chef_client, ch
         instances=Ec2Instances(boto3.client("ec2")),
         chef=chef,
         notebook_image=notebook_image,
+        ami_id=ami_id,
         sleep=sleep,
     )
     return handler, stop

@@ -155,3 +155,8 @@ class Ec2Instances:
         instance = self._describe([instance_id]).get(instance_id)
         name = (instance or {}).get("PrivateDnsName") or ""
         return name.split(".")[0] or None
+
+    def image_id(self, instance_id: str) -> str | None:
+        """The AMI the instance was launched from (None if it is unknown)."""
+        instance = self._describe([instance_id]).get(instance_id)
+        return (instance or {}).get("ImageId") or None

@@ -6,7 +6,11 @@ Shaped like aws-node-termination-handler's queue mode, for a swarm:
   lifecycle action, within `drain_timeout`) until no user server runs there,
   `docker node rm --force`, delete its Chef node and client, CONTINUE;
 - launch: CONTINUE once the node is a Ready swarm member that can start the
-  notebook image without a pull; ABANDON after `launch_timeout`;
+  notebook image without a pull; ABANDON after `launch_timeout`. A node from
+  another AMI than the manager's (a fleet half-way through an upgrade: new
+  workers come from the new launch template, the manager is replaced on its
+  own) carries another bake's images, so the manager's image is no test of
+  it: it is admitted once Ready;
 - test notifications, other groups' events and unreadable messages are dropped.
 
 A message is deleted only after its work is done, and kept invisible while it
@@ -95,6 +99,7 @@ class Handler:
         instances: Instances,
         chef: Chef | None = None,
         notebook_image: str | None = None,
+        ami_id: str | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -106,6 +111,8 @@ class Handler:
         self.instances = instances
         self.chef = chef if config.chef_enrollment else None
         self.notebook_image = notebook_image
+        # The AMI notebook_image was baked into (the manager's own).
+        self.ami_id = ami_id
         self.clock = clock
         self.sleep = sleep
 
@@ -253,7 +260,7 @@ class Handler:
         deadline = self._started(event) + self.config.launch_timeout
         while True:
             node = self._find(instance)
-            if node is not None and node.ready and self._can_run_notebooks(node):
+            if node is not None and node.ready and self._can_run_notebooks(node, instance):
                 self.asg.complete(event.action, CONTINUE)
                 log.info("launching %s: node %s is ready (CONTINUE)", instance, node.hostname)
                 return
@@ -270,8 +277,21 @@ class Handler:
             keep.tick()
             self.sleep(self.config.poll_interval)
 
-    def _can_run_notebooks(self, node: SwarmNode) -> bool:
-        return self.notebook_image is None or self.swarm.image_ready(node.id, self.notebook_image)
+    def _can_run_notebooks(self, node: SwarmNode, instance: str) -> bool:
+        if self.notebook_image is None:
+            return True
+        if self.ami_id:  # unknown ("" or None): probe, as before
+            theirs = self.instances.image_id(instance)
+            if theirs is not None and theirs != self.ami_id:
+                log.info(
+                    "launching %s: AMI %s, the manager's is %s: another bake's images, "
+                    "admitted without the manager's image probe",
+                    instance,
+                    theirs,
+                    self.ami_id,
+                )
+                return True
+        return self.swarm.image_ready(node.id, self.notebook_image)
 
     # -- reconcile ---------------------------------------------------------
 

@@ -9,6 +9,7 @@ state file, the EC2 lookups) is the real code.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tarfile
 import uuid
@@ -333,6 +334,28 @@ def test_chef_server_needs_a_verified_package(ec2, tmp_path, monkeypatch):
     with pytest.raises(SwarmhubError, match="chef_server_package_sha256 is not set"):
         bake.bake(cfg, only="chef-server", now=NOW)
     assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    ("only", "ami", "names"),
+    [
+        ("chef-server", {}, "aws.ami.chef_server_package_sha256 is not set"),
+        ("worker", {"hub_image": "swarmhub/hub:0.1.0"}, "aws.ami.hub_image is swarmhub/hub"),
+        ("worker", {"notebook_image": "swarmhub/notebook:0.1.0"}, "aws.ami.notebook_image"),
+    ],
+)
+def test_what_cannot_be_verified_is_refused_before_any_aws_call(
+    tmp_path, monkeypatch, only, ami, names
+):
+    """No credentials, no emulator: the refusal comes before the first AWS call."""
+
+    def no_aws(*args, **kwargs):
+        raise AssertionError("an AWS call before the refusal")
+
+    monkeypatch.setattr(bake.amis, "aws_session", no_aws)
+    with pytest.raises(SwarmhubError, match=re.escape(names)) as err:
+        bake.bake(make_cfg(tmp_path, **ami), only=only, now=NOW)
+    assert "\n" not in str(err.value)
 
 
 def test_chef_server_attributes_name_the_pinned_package(tmp_path):

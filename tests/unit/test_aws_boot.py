@@ -469,8 +469,10 @@ def test_manager_user_data_writes_the_hub_config_and_enables_the_baked_units(tmp
     assert json.loads(out.read_text()) == json.loads(hub_config)
 
     units = REPO / "cookbooks" / "swarmhub_worker" / "templates"
+    # Enabled for every boot, started without waiting for each other
+    # (tests/unit/test_aws_manager_boot.py has the boot path itself).
     for unit in ("swarmhub-hub.service", "swarmhub-lifecycle.service"):
-        assert f"systemctl enable --now {unit}" in user_data
+        assert f"systemctl start --no-block {unit}" in user_data
         assert (units / f"{unit}.erb").is_file()
     # The swarm and the token are the baked unit's job, at every start of it.
     assert "docker swarm init" not in user_data and "put-parameter" not in user_data

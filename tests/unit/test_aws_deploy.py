@@ -348,12 +348,15 @@ def test_missing_terraform_is_a_clear_error(tmp_path, fake_tf, aws_env):
     assert fake_tf.calls == []
 
 
-def test_old_terraform_is_refused(monkeypatch, binary):
+@pytest.mark.parametrize("version", ["1.5.7", "1.10.5"])
+def test_old_terraform_is_refused(monkeypatch, binary, version):
+    """1.11 is the floor: write-only attributes keep the secrets out of state."""
+
     def old(args, **kwargs):
-        return subprocess.CompletedProcess(args, 0, '{"terraform_version": "1.5.7"}', "")
+        return subprocess.CompletedProcess(args, 0, f'{{"terraform_version": "{version}"}}', "")
 
     monkeypatch.setattr(tf, "_invoke", old)
-    with pytest.raises(SwarmhubError, match=r"1\.5\.7 is too old"):
+    with pytest.raises(SwarmhubError, match=rf"{re.escape(version)} is too old"):
         tf.check_version(binary)
 
 

@@ -257,21 +257,18 @@ def _attribute(cookbook: str, path: str) -> str:
     return value
 
 
-def test_efs_utils_is_pinned_by_version_and_sha256_marked_to_verify():
+def test_efs_utils_is_pinned_by_tag_and_commit_id():
+    """A git commit id pins the tree and can be read from here (git ls-remote);
+    a GitHub tarball's SHA-256 could not be, and all zeros stopped every bake."""
     version = _attribute("swarmhub_worker", "['swarmhub']['efs_utils']['version']")
-    url = _attribute("swarmhub_worker", "['swarmhub']['efs_utils']['source_url']")
-    sha256 = _attribute("swarmhub_worker", "['swarmhub']['efs_utils']['source_sha256']")
-    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
-    assert url.startswith("https://") and f"v{version}.tar.gz" in url
-    assert re.fullmatch(r"[0-9a-f]{64}", sha256)
-    # Until someone has checked it, the placeholder says so and stops the bake.
-    attributes = (COOKBOOKS / "swarmhub_worker" / "attributes" / "default.rb").read_text()
-    readme = (REPO / "images" / "worker" / "README.md").read_text()
-    if set(sha256) == {"0"}:
-        assert "TO VERIFY" in attributes and "TO VERIFY" in readme
+    tag = _attribute("swarmhub_worker", "['swarmhub']['efs_utils']['tag']")
+    commit = _attribute("swarmhub_worker", "['swarmhub']['efs_utils']['commit']")
+    assert tag == f"v{version}" and version.startswith("1.")
+    assert re.fullmatch(r"[0-9a-f]{40}", commit) and set(commit) != {"0"}
     recipe = (COOKBOOKS / "swarmhub_worker" / "recipes" / "efs.rb").read_text()
-    assert "checksum efs_utils['source_sha256']" in recipe
-    assert "raise" in recipe and r"/\A0+\z/" in recipe
+    assert "revision efs_utils['commit']" in recipe
+    assert "git ls-remote origin" in recipe and "git rev-parse HEAD" in recipe
+    assert "source_sha256" not in recipe and "remote_file" not in recipe
 
 
 def test_engine_label_and_efs_units_come_before_docker_and_never_block_the_join():

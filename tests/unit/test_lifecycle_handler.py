@@ -185,7 +185,7 @@ def aws(monkeypatch):
             )
 
 
-def make_handler(aws, swarm, clock, *, chef=None, config=None, image=None):
+def make_handler(aws, swarm, clock, *, chef=None, config=None, image=None, ami=None):
     config = config or LifecycleConfig(
         drain_timeout=60,
         heartbeat_interval=10,
@@ -203,6 +203,7 @@ def make_handler(aws, swarm, clock, *, chef=None, config=None, image=None):
         instances=Ec2Instances(aws.ec2),
         chef=chef,
         notebook_image=image,
+        ami_id=ami,
         clock=clock,
         sleep=clock.sleep,
     )
@@ -322,6 +323,30 @@ def test_launch_abandons_a_node_that_never_becomes_usable(aws, joined):
     make_handler(aws, swarm, Clock(), image="sha256:notebook").process_once(wait_seconds=0)
 
     aws.complete.assert_called_once_with(**expected_call(newcomer, "ABANDON").kwargs)
+    assert queued(aws) == 0
+
+
+@pytest.mark.parametrize(
+    ("manager_ami", "result"),
+    [
+        # After a re-bake: the new worker carries newer images than the
+        # manager's, so the manager's image probe would fail it forever.
+        ("ami-0olderbake", "CONTINUE"),
+        # Same bake, and still no image: a broken node.
+        ("ami-12c6146b", "ABANDON"),
+    ],
+)
+def test_launch_of_another_bake_is_admitted_once_ready_the_same_bake_must_pass_the_probe(
+    aws, manager_ami, result
+):
+    newcomer = aws.ids[0]  # launched from ami-12c6146b (the group's launch configuration)
+    swarm = FakeSwarm([node("n9", newcomer)])  # Ready, without the manager's image
+    aws.sqs.send_message(QueueUrl=aws.url, MessageBody=lifecycle_message(LAUNCHING, newcomer))
+
+    handler = make_handler(aws, swarm, Clock(), image="sha256:notebook", ami=manager_ami)
+    handler.process_once(wait_seconds=0)
+
+    aws.complete.assert_called_once_with(**expected_call(newcomer, result).kwargs)
     assert queued(aws) == 0
 
 

@@ -68,7 +68,11 @@ def test_module_has_the_terraform_aws_modules_layout(module):
 
 def test_root_pins_terraform_and_the_provider_and_uses_a_partial_s3_backend():
     terraform = parse(TF / "versions.tf")["terraform"][0]
-    assert re.fullmatch(r">= ?1\.6", uq(terraform["required_version"]))
+    # 1.11: write-only attributes (secrets out of state); same as the deployer's minimum.
+    assert re.fullmatch(r">= ?1\.11", uq(terraform["required_version"]))
+    from swarmhub.aws.terraform import MIN_VERSION
+
+    assert uq(terraform["required_version"]).split()[-1] == ".".join(map(str, MIN_VERSION))
     aws = terraform["required_providers"][0]["aws"]
     assert uq(aws["source"]) == "hashicorp/aws"
     assert re.match(r"~> ?5\.\d+", uq(aws["version"]))
@@ -145,11 +149,15 @@ def test_no_ssh_anywhere_and_ssm_instead():
     for path in all_tf_files():
         text = path.read_text()
         assert not re.search(r"\b(from_port|to_port|port)\s*=\s*22\b", text), path
-    iam = parse(module_dir("iam") / "main.tf")
-    ssm_core = uq(iam["locals"][0]["ssm_core"])
-    assert ssm_core.endswith("policy/AmazonSSMManagedInstanceCore")
-    attach = resources("iam")["aws_iam_role_policy_attachment.ssm_core"]
+    iam_text = (module_dir("iam") / "main.tf").read_text()
+    # The managed core policy reads every SSM parameter: only its session part.
+    assert "policy_arn" not in iam_text
+    attach = resources("iam")["aws_iam_role_policy.session_manager"]
     assert attach["for_each"] == "${local.roles}"
+    doc = blocks(module_dir("iam") / "main.tf", "data")["aws_iam_policy_document.session_manager"]
+    actions = [uq(a) for st in doc["statement"] for a in st["actions"]]
+    assert "ssmmessages:OpenDataChannel" in actions
+    assert not [a for a in actions if a.startswith("ssm:GetParameter")]
 
 
 # ------------------------------------------------------------------ workers
@@ -213,6 +221,8 @@ def test_lifecycle_hooks_publish_to_the_queue_the_manager_may_read():
     assert {uq(a) for a in sqs["actions"]} == {
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
+        # A drain longer than the queue's visibility timeout keeps its message.
+        "sqs:ChangeMessageVisibility",
         "sqs:GetQueueAttributes",
     }
 
@@ -294,8 +304,9 @@ def test_secrets_are_securestrings_terraform_never_reads_back():
     }
     for name, param in params.items():
         assert uq(param["type"]) == "SecureString", name
-        assert param["value"] == "${local.placeholder}", name
-        assert param["lifecycle"][0]["ignore_changes"] == ["value"], name
+        # Write-only: value + ignore_changes still read the decrypted value back.
+        assert "value" not in param, name
+        assert param["value_wo"] == "${local.placeholder}", name
     # Outputs and module wiring only ever name the parameters.
     for path in all_tf_files():
         text = path.read_text()
@@ -370,3 +381,14 @@ def test_terraform_fmt_is_clean():
         check=False,
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_chef_server_may_publish_exactly_the_keys_its_first_boot_writes():
+    """The bake renders ssm_prefix /<name_prefix>/chef-server (name = aws.name_prefix)."""
+    doc = blocks(module_dir("iam") / "main.tf", "data")["aws_iam_policy_document.chef_server"]
+    (statement,) = doc["statement"]
+    assert [uq(a) for a in statement["actions"]] == ["ssm:PutParameter"]
+    (resource,) = statement["resources"]
+    assert uq(resource).endswith(":parameter/${var.name}/chef-server/*")
+    bake_src = (REPO / "swarmhub" / "aws" / "bake.py").read_text()
+    assert '"ssm_prefix": f"/{cfg.aws.name_prefix}/chef-server"' in bake_src

@@ -10,8 +10,12 @@ default['swarmhub']['chef_server']['packages']['chef']['name'] = 'chef-server-co
 default['swarmhub']['chef_server']['packages']['chef']['url'] = ''
 default['swarmhub']['chef_server']['packages']['chef']['sha256'] = ''
 
-# Both packages install the same control command.
-default['swarmhub']['chef_server']['ctl'] = '/usr/bin/chef-server-ctl'
+# Each flavour has its own control command and configuration directory
+# (Cinc Server's rebranding: cinc-server-ctl, /etc/cinc-project).
+default['swarmhub']['chef_server']['flavors']['cinc']['ctl'] = '/usr/bin/cinc-server-ctl'
+default['swarmhub']['chef_server']['flavors']['cinc']['config_dir'] = '/etc/cinc-project'
+default['swarmhub']['chef_server']['flavors']['chef']['ctl'] = '/usr/bin/chef-server-ctl'
+default['swarmhub']['chef_server']['flavors']['chef']['config_dir'] = '/etc/opscode'
 
 # Made at first boot, never at bake; the keys go to SSM under ssm_prefix
 # (<prefix>/admin-key, <prefix>/validator-key) as SecureString.

@@ -17,18 +17,20 @@ template server['config_file'] do
   mode '0644'
 end
 
-directory '/etc/opscode' do
+flavor = server['flavors'][server['flavor']]
+
+directory flavor['config_dir'] do
   mode '0755'
 end
 
-link '/etc/opscode/chef-server.rb' do
+link "#{flavor['config_dir']}/chef-server.rb" do
   to server['config_file']
 end
 
-reconfigure = [server['ctl'], 'reconfigure']
+reconfigure = [flavor['ctl'], 'reconfigure']
 reconfigure << '--chef-license=accept' if server['flavor'] == 'chef'
 
 execute 'reconfigure for the bake-time checks' do
   command reconfigure
-  not_if { ::File.exist?('/etc/opscode/pivotal.pem') }
+  not_if { ::File.exist?("#{flavor['config_dir']}/pivotal.pem") }
 end

@@ -15,7 +15,8 @@ template script do
   source 'swarmhub-chef-server-firstboot.sh.erb'
   mode '0755'
   variables(
-    ctl: server['ctl'],
+    ctl: server['flavors'][server['flavor']]['ctl'],
+    config_dir: server['flavors'][server['flavor']]['config_dir'],
     flavor: server['flavor'],
     organization: server['organization'],
     organization_full_name: server['organization_full_name'],

@@ -12,16 +12,16 @@ default['swarmhub']['nfs']['packages'] = %w(nfs-common)
 # efs-utils does both (a TLS tunnel through stunnel and a client certificate
 # signed with the role's credentials). It is not packaged for Ubuntu and AWS
 # publishes no .deb, so the bake builds one with upstream's own build-deb.sh
-# from the pinned release tarball, checked against this SHA-256 first.
+# from a git checkout of the release tag, verified by its commit id (a git
+# commit id is a hash of the whole tree; a GitHub tarball's bytes are not
+# guaranteed stable, so a SHA-256 of it cannot be pinned ahead).
 # 1.x is the last line without the Rust efs-proxy: a pure-Python .deb.
-# TO VERIFY: the version and the checksum (the recipe refuses all zeros):
-#   curl -fsSL <source_url> | sha256sum
+# The commit of a tag: git ls-remote https://github.com/aws/efs-utils refs/tags/v1.36.0
 default['swarmhub']['efs_utils']['version'] = '1.36.0'
-default['swarmhub']['efs_utils']['source_url'] =
-  'https://github.com/aws/efs-utils/archive/refs/tags/v1.36.0.tar.gz'
-default['swarmhub']['efs_utils']['source_sha256'] =
-  '0000000000000000000000000000000000000000000000000000000000000000'
-default['swarmhub']['efs_utils']['build_packages'] = %w(binutils)
+default['swarmhub']['efs_utils']['repository'] = 'https://github.com/aws/efs-utils.git'
+default['swarmhub']['efs_utils']['tag'] = 'v1.36.0'
+default['swarmhub']['efs_utils']['commit'] = 'c87d19f3e1db26532f09a7fed338347aacb90e10'
+default['swarmhub']['efs_utils']['build_packages'] = %w(binutils git)
 default['swarmhub']['efs_utils']['runtime_packages'] = %w(nfs-common stunnel4 openssl python3 util-linux)
 
 # The EFS mount at boot (reads SWARMHUB_EFS_ID/SWARMHUB_EFS_MOUNT from the

@@ -3,7 +3,7 @@
 # Recipe:: efs
 #
 # The EFS mount helper with TLS and IAM (amazon-efs-utils, built here from
-# the pinned upstream release: AWS publishes no .deb for Ubuntu), and the
+# the pinned upstream commit: AWS publishes no .deb for Ubuntu), and the
 # boot unit that mounts the homes on a worker. The file system id is known
 # only at deploy time: the unit reads it from the join env file user-data
 # writes, and does nothing without it.
@@ -14,27 +14,33 @@ include_recipe 'swarmhub_worker::nfs'
 efs_utils = node['swarmhub']['efs_utils']
 efs = node['swarmhub']['efs']
 version = efs_utils['version']
-if efs_utils['source_sha256'].match?(/\A0+\z/)
-  raise "swarmhub.efs_utils.source_sha256 is unset: verify the checksum of #{efs_utils['source_url']}"
+unless efs_utils['commit'].to_s.match?(/\A[0-9a-f]{40}\z/)
+  raise "swarmhub.efs_utils.commit must be the full commit id of #{efs_utils['tag']}: " \
+        "git ls-remote #{efs_utils['repository']} refs/tags/#{efs_utils['tag']}"
 end
 
 package efs_utils['runtime_packages']
 package efs_utils['build_packages']
 
 cache = Chef::Config[:file_cache_path]
-tarball = "#{cache}/efs-utils-#{version}.tar.gz"
 source_dir = "#{cache}/efs-utils-#{version}"
 deb = "#{source_dir}/build/amazon-efs-utils-#{version}-1_all.deb"
 
-remote_file tarball do
-  source efs_utils['source_url']
-  checksum efs_utils['source_sha256']
-  mode '0644'
+# A full commit id as the revision: git checks out exactly that tree.
+git source_dir do
+  repository efs_utils['repository']
+  revision efs_utils['commit']
+  enable_checkout false
+  action :checkout
 end
 
-execute "unpack efs-utils #{version}" do
-  command ['tar', '-xzf', tarball, '-C', cache]
-  creates source_dir
+# Belt and braces: what is checked out is the pinned commit, and that commit
+# is the tag's (a moved tag fails the bake instead of building something else).
+execute "verify efs-utils #{efs_utils['tag']} is #{efs_utils['commit']}" do
+  command ['sh', '-c', 'test "$(git rev-parse HEAD)" = "$1" && ' \
+                       'test "$(git ls-remote origin "refs/tags/$2" | cut -f1)" = "$1"',
+           'verify', efs_utils['commit'], efs_utils['tag']]
+  cwd source_dir
 end
 
 execute "build amazon-efs-utils #{version}" do
@@ -50,10 +56,6 @@ end
 # The build tree is not part of the image.
 directory source_dir do
   recursive true
-  action :delete
-end
-
-file tarball do
   action :delete
 end
 

@@ -3,8 +3,11 @@
 #   manager:     steer the workers' ASG only, consume its lifecycle queue,
 #                publish the join token, read the OAuth secret, take over the
 #                role's network interface and state volume, SSM sessions
-#   chef server: SSM sessions
-# Shell access is SSM Session Manager (AmazonSSMManagedInstanceCore), never SSH.
+#   chef server: write its own keys under <name>/chef-server/, SSM sessions
+# Shell access is SSM Session Manager, never SSH. Not through the managed
+# AmazonSSMManagedInstanceCore: it grants ssm:GetParameter(s) on every
+# parameter, so a worker could read the manager's and the Chef Server's
+# secrets. The session_manager document below is its session part only.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -17,7 +20,6 @@ locals {
   # Built from the name, so the policy needs no reference to the group itself
   # (the group needs the workers' instance profile from here).
   worker_asg_arn = "arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/${var.worker_asg_name}"
-  ssm_core       = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
   instance_arns  = "arn:${local.partition}:ec2:${local.region}:${local.account}:instance/*"
 
   roles = merge(
@@ -45,11 +47,35 @@ resource "aws_iam_role" "this" {
   tags               = var.tags
 }
 
-resource "aws_iam_role_policy_attachment" "ssm_core" {
+# Session Manager (and the agent's registration), nothing of Parameter Store.
+data "aws_iam_policy_document" "session_manager" {
+  #checkov:skip=CKV_AWS_111:The agent's registration and session channels have no resource-level permissions
+  #checkov:skip=CKV_AWS_356:The agent's registration and session channels have no resource-level permissions
+  statement {
+    sid = "SessionManagerAgent"
+    actions = [
+      "ssm:UpdateInstanceInformation",
+      "ssmmessages:CreateControlChannel",
+      "ssmmessages:CreateDataChannel",
+      "ssmmessages:OpenControlChannel",
+      "ssmmessages:OpenDataChannel",
+      "ec2messages:AcknowledgeMessage",
+      "ec2messages:DeleteMessage",
+      "ec2messages:FailMessage",
+      "ec2messages:GetEndpoint",
+      "ec2messages:GetMessages",
+      "ec2messages:SendReply",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "session_manager" {
   for_each = local.roles
 
-  role       = aws_iam_role.this[each.key].name
-  policy_arn = local.ssm_core
+  name   = "session-manager"
+  role   = aws_iam_role.this[each.key].id
+  policy = data.aws_iam_policy_document.session_manager.json
 }
 
 resource "aws_iam_instance_profile" "this" {
@@ -122,8 +148,10 @@ data "aws_iam_policy_document" "manager" {
   }
 
   statement {
-    sid       = "ConsumeLifecycleQueue"
-    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    sid = "ConsumeLifecycleQueue"
+    # ChangeMessageVisibility: a long drain keeps its message hidden instead
+    # of a second handler picking it up after the queue's visibility timeout.
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
     resources = [var.lifecycle_queue_arn]
   }
 
@@ -185,4 +213,29 @@ resource "aws_iam_role_policy" "manager" {
   name   = "swarm-manager"
   role   = aws_iam_role.this["manager"].id
   policy = data.aws_iam_policy_document.manager.json
+}
+
+################################################################################
+# Chef Server: publish its admin and validator keys, nothing else
+################################################################################
+
+# Its first boot puts <name>/chef-server/{admin-key,validator-key} as
+# SecureStrings (the account's aws/ssm key, usable through SSM by the
+# account's principals); without this it could not, and no node could enroll.
+data "aws_iam_policy_document" "chef_server" {
+  count = var.chef_server_enabled ? 1 : 0
+
+  statement {
+    sid       = "PublishItsKeys"
+    actions   = ["ssm:PutParameter"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/${var.name}/chef-server/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "chef_server" {
+  count = var.chef_server_enabled ? 1 : 0
+
+  name   = "chef-server"
+  role   = aws_iam_role.this["chef_server"].id
+  policy = data.aws_iam_policy_document.chef_server[0].json
 }

@@ -41,8 +41,8 @@ locals {
     kms_key_arn         = var.kms_key_arn
     worker_asg_name     = var.worker_asg_name
     queue_url           = var.lifecycle_queue_url
-    domain              = coalesce(var.domain, "")
-    letsencrypt_email   = coalesce(var.letsencrypt_email, "")
+    domain              = var.domain == null ? "" : var.domain
+    letsencrypt_email   = var.letsencrypt_email == null ? "" : var.letsencrypt_email
     hub_config_b64gz    = base64gzip(var.hub_config)
   })
 }
@@ -145,6 +145,19 @@ resource "aws_autoscaling_group" "this" {
   launch_template {
     id      = aws_launch_template.this.id
     version = aws_launch_template.this.latest_version
+  }
+
+  # How a new AMI or a new config (both in the launch template: the image and
+  # the user-data with hub_config) reaches the running hub: `deploy` makes a
+  # new template version and this refresh replaces the one manager. Minimum
+  # healthy 0: the old instance must let go of the role's interface and
+  # volume before the new one can take them (docs/decisions/0010-*.md).
+  instance_refresh {
+    strategy = "Rolling"
+    preferences {
+      min_healthy_percentage = 0
+      max_healthy_percentage = 100
+    }
   }
 
   dynamic "tag" {

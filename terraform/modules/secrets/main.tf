@@ -1,9 +1,12 @@
 # The fleet's customer-managed KMS key and its two secrets in SSM Parameter Store.
 #
-# Terraform creates each parameter with a placeholder and never looks at its
-# value again (ignore_changes): the manager writes the real swarm join token at
-# boot, the operator puts the GitHub OAuth client secret. So no secret is in
-# tfvars, user-data, outputs or in the Terraform state.
+# Terraform creates each parameter with a placeholder through the write-only
+# `value_wo` (Terraform >= 1.11): the value is sent once and never stored nor
+# read back, so when the manager writes the real swarm join token at boot and
+# the operator puts the GitHub OAuth client secret, a refresh does not copy
+# them into the state (`value` + ignore_changes did: the provider reads the
+# decrypted value on every refresh). No secret is in tfvars, user-data,
+# outputs or the Terraform state; see docs/decisions/0013-secrets-out-of-state.md.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -67,12 +70,10 @@ resource "aws_ssm_parameter" "join_token" {
   description = "Docker swarm worker join token; written by the manager at boot."
   type        = "SecureString"
   key_id      = aws_kms_key.this.arn
-  value       = local.placeholder
-  tags        = var.tags
-
-  lifecycle {
-    ignore_changes = [value]
-  }
+  # Bump the version only to reset the parameter to the placeholder.
+  value_wo         = local.placeholder
+  value_wo_version = 1
+  tags             = var.tags
 }
 
 resource "aws_ssm_parameter" "github_client_secret" {
@@ -80,10 +81,8 @@ resource "aws_ssm_parameter" "github_client_secret" {
   description = "GitHub OAuth client secret of the hub; put by the operator."
   type        = "SecureString"
   key_id      = aws_kms_key.this.arn
-  value       = local.placeholder
-  tags        = var.tags
-
-  lifecycle {
-    ignore_changes = [value]
-  }
+  # Bump the version only to reset the parameter to the placeholder.
+  value_wo         = local.placeholder
+  value_wo_version = 1
+  tags             = var.tags
 }

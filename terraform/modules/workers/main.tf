@@ -66,8 +66,15 @@ resource "aws_launch_template" "this" {
   tags = var.tags
 }
 
+# `destroy` without --purge sets running = false and the group goes with its
+# instances: scale-in protection would keep every worker running (and billed)
+# in a group of size 0. force_delete terminates them without the terminate
+# hook, whose handler lives on the manager that is going too; homes are on EFS.
 resource "aws_autoscaling_group" "this" {
+  count = var.running ? 1 : 0
+
   name                = local.asg_name
+  force_delete        = true
   vpc_zone_identifier = var.subnet_ids
   min_size            = var.min_size
   max_size            = var.max_size
@@ -75,6 +82,10 @@ resource "aws_autoscaling_group" "this" {
   # Never let the ASG pick a node to remove: the autoscaler protects every
   # node that hosts a user server and terminates only empty, drained ones.
   protect_from_scale_in = true
+  # Workers become InService only once the manager's lifecycle handler sees
+  # them Ready in the swarm, and the manager boots in the same apply: waiting
+  # here could outlast Terraform's 10 minutes. deploy waits for the hub instead.
+  wait_for_capacity_timeout = "0"
   # Rebalancing would terminate nodes with users on them.
   suspended_processes = ["AZRebalance"]
 

@@ -1,11 +1,11 @@
 output "autoscaling_group_name" {
-  description = "Name of the workers' Auto Scaling group."
-  value       = aws_autoscaling_group.this.name
+  description = "Name of the workers' Auto Scaling group (null while the fleet is stopped)."
+  value       = one(aws_autoscaling_group.this[*].name)
 }
 
 output "autoscaling_group_arn" {
-  description = "ARN of the workers' Auto Scaling group."
-  value       = aws_autoscaling_group.this.arn
+  description = "ARN of the workers' Auto Scaling group (null while the fleet is stopped)."
+  value       = one(aws_autoscaling_group.this[*].arn)
 }
 
 output "launch_template_id" {

@@ -93,3 +93,9 @@ variable "tags" {
   default     = {}
   description = "Tags added to every resource."
 }
+
+variable "running" {
+  type        = bool
+  default     = true
+  description = "false removes the group and terminates its workers (the launch template and the queue stay)."
+}
