@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from swarmhub.config import Config, parse_config
 from swarmhub.errors import SwarmhubError
 from swarmhub.hub import tls
 from swarmhub.hub.settings import Runtime, render
-from swarmhub.run import echo
+from swarmhub.run import echo, write_atomic
 from swarmhub.swarm import secrets, stack
 from swarmhub.swarm import specs as services
 
@@ -55,6 +54,9 @@ class Manager:
     region: str
     hub_image: str  # image ids (sha256:...), so no node ever pulls them
     notebook_image: str
+    # The manager's fixed private address (its role's interface), where user
+    # servers reach the hub's API port published there (decision 0008).
+    private_address: str = ""
 
     @property
     def hub_state(self) -> Path:
@@ -86,6 +88,9 @@ def runtime(m: Manager) -> Runtime:
         homes_host_dir=m.homes_host_dir,
         public_url=m.public_url,
         asg_name=m.asg_name,
+        hub_connect_url=(
+            f"http://{m.private_address}:{services.HUB_PORT}" if m.private_address else ""
+        ),
     )
 
 
@@ -128,17 +133,7 @@ def service_specs(m: Manager, settings_text: str, cfg: Config) -> tuple[dict, di
 
 
 def write_if_changed(path: Path, data: bytes, mode: int = 0o644) -> bool:
-    if path.exists() and path.read_bytes() == data:
-        os.chmod(path, mode)
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    return True
+    return write_atomic(path, data, mode)
 
 
 def install_certificate(m: Manager) -> None:
@@ -210,6 +205,7 @@ def image_id(client, ref: str) -> str:
 @click.option("--region", envvar="AWS_DEFAULT_REGION", required=True)
 @click.option("--hub-image", required=True)
 @click.option("--notebook-image", required=True)
+@click.option("--private-address", default="", help="The manager's fixed private address.")
 @click.option("--github-secret-stdin", is_flag=True, help="Read the GitHub client secret on stdin.")
 def main(
     config_path: str,
@@ -221,6 +217,7 @@ def main(
     region: str,
     hub_image: str,
     notebook_image: str,
+    private_address: str,
     github_secret_stdin: bool,
 ) -> None:
     """Bring up the hub's settings, network, secrets and services on this manager."""
@@ -239,6 +236,7 @@ def main(
             region=region,
             hub_image=image_id(client, hub_image),
             notebook_image=image_id(client, notebook_image),
+            private_address=private_address,
         )
         up(cfg, m, github_secret, client)
     except SwarmhubError as exc:

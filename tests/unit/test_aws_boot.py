@@ -260,7 +260,8 @@ def test_manager_up_inits_the_swarm_publishes_the_token_and_runs_manager_up(tmp_
         "--homes-host-dir /srv/swarmhub/efs/home --public-url http://203.0.113.7/ --domain  "
         "--asg-name swarmhub-workers --region eu-west-1 "
         f"--hub-image {image} --notebook-image {MANAGER_ENV['SWARMHUB_NOTEBOOK_IMAGE']} "
-        "--github-secret-stdin",
+        # Where user servers reach the hub: the manager's own fixed address.
+        "--private-address 10.40.0.10 --github-secret-stdin",
     ]
     # Secrets travel on stdin only: never in argv, never in the log.
     assert stdin == [
@@ -525,3 +526,12 @@ def test_shell_scripts_pass_shellcheck():
         check=False,
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_servers_reach_the_hub_at_the_managers_own_address(tmp_path):
+    # A new hub container has a new overlay address; the manager's does not change.
+    from dataclasses import replace
+
+    m = replace(manager(tmp_path), private_address="10.40.0.10")
+    assert manager_up.runtime(m).hub_connect_url == "http://10.40.0.10:8081"
+    assert manager_up.runtime(manager(tmp_path)).hub_connect_url == ""

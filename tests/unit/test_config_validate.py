@@ -82,7 +82,7 @@ def test_missing_tools_are_found_before_a_bake(tmp_path, monkeypatch):
         f"error: {path}:2:3: aws.ami.packer_binary: 'packer' was not found on PATH; install "
         "packer >= 1.10 from releases.hashicorp.com, or set aws.ami.packer_binary",
         f"error: {path}:2:3: aws.fleet.terraform_binary: terraform or tofu was not found on "
-        "PATH; install Terraform >= 1.6 or OpenTofu, or set aws.fleet.terraform_binary",
+        "PATH; install Terraform >= 1.11 or OpenTofu >= 1.11, or set aws.fleet.terraform_binary",
     ]
     # bake needs only packer, and says so before it builds anything.
     result = CliRunner().invoke(cli.main, ["bake", "--config", str(path)])

@@ -14,7 +14,8 @@ from tests.conftest import REPO, require_tool
 
 TF = REPO / "terraform"
 MODULES = ["network", "storage", "iam", "secrets", "manager", "workers", "chef_server", "dns"]
-SWARM_PORTS = {("tcp", 2377), ("tcp", 7946), ("udp", 7946), ("udp", 4789)}
+# Swarm's own ports, and the hub's API that user servers reach on the manager.
+SWARM_PORTS = {("tcp", 2377), ("tcp", 7946), ("udp", 7946), ("udp", 4789), ("tcp", 8081)}
 
 
 def uq(value):

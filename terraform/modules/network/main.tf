@@ -1,7 +1,7 @@
 # The VPC, its subnets and the security groups of the fleet.
 #
 # Exposure: only the hub's 80/443 faces var.hub_ingress_cidrs. Swarm (2377/tcp,
-# 7946/tcp+udp, 4789/udp), NFS (2049/tcp) and the Chef Server (443/tcp) are open
+# 7946/tcp+udp, 4789/udp), the hub's API (8081/tcp), NFS (2049/tcp) and the Chef Server (443/tcp) are open
 # only from our own security groups. No SSH anywhere: operators use SSM
 # Session Manager.
 
@@ -19,6 +19,9 @@ locals {
     gossip-tcp       = { protocol = "tcp", port = 7946 }
     gossip-udp       = { protocol = "udp", port = 7946 }
     overlay-vxlan    = { protocol = "udp", port = 4789 }
+    # The hub's API, published on the manager: user servers reach the hub at
+    # the manager's address (docs/decisions/0008).
+    hub-api = { protocol = "tcp", port = 8081 }
   }
   hub_ports = {
     https = 443
