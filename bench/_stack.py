@@ -87,10 +87,12 @@ def bare_floor(
     first_port: int = 19000,
     mem_reservation: int = 0,
     cpu_reservation: float = 0.0,
+    arrivals: list[float] | None = None,
 ) -> list[float]:
     """The floor for a spawn: a bare `docker service create` of the notebook image
-    per (swarm node id, node address), all at once, on the hub's overlay with
-    dnsrr, each timed until its HTTP port answers; every service removed after."""
+    per (swarm node id, node address), on the hub's overlay with dnsrr, each
+    timed until its HTTP port answers; every service removed after. All at
+    once, or each `arrivals[i]` seconds after the start (as a class arrives)."""
     import concurrent.futures as cf
     import time
 
@@ -98,8 +100,11 @@ def bare_floor(
     import requests
 
     client = docker.from_env()
+    start = time.monotonic()
 
     def one(i: int) -> float:
+        if arrivals:
+            time.sleep(max(0.0, start + arrivals[i] - time.monotonic()))
         node_id, address = placements[i]
         port = first_port + i
         t0 = time.monotonic()
