@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from pydantic import Field, field_validator, model_validator
 
 from swarmhub.config.paths_safety import check_dedicated, check_pair
-from swarmhub.config.types import FieldError, Strict
+from swarmhub.config.types import FieldError, Strict, private_subnet
 
 
 class LocalConfig(Strict):
@@ -26,13 +24,7 @@ class LocalConfig(Strict):
     @field_validator("node_subnet")
     @classmethod
     def _subnet(cls, value: str) -> str:
-        try:
-            net = ipaddress.ip_network(value)
-        except ValueError:
-            raise ValueError("is not a subnet in CIDR form, e.g. 10.213.0.0/24") from None
-        if not net.is_private:
-            raise ValueError("is not a private range; use e.g. 10.213.0.0/24")
-        return value
+        return private_subnet(value, "10.213.0.0/24")
 
     @field_validator("state_dir", "homes_dir")
     @classmethod

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from pydantic import field_validator
 
-from swarmhub.config.types import Strict
+from swarmhub.config.types import Strict, private_subnet
 
 
 class SwarmConfig(Strict):
@@ -18,14 +16,4 @@ class SwarmConfig(Strict):
     @field_validator("overlay_subnet")
     @classmethod
     def _subnet(cls, value: str) -> str:
-        try:
-            net = ipaddress.ip_network(value)
-        except ValueError:
-            raise ValueError("is not a subnet in CIDR form, e.g. 10.214.0.0/20") from None
-        if not net.is_private:
-            raise ValueError("is not a private range; use e.g. 10.214.0.0/20")
-        if net.num_addresses < 4096:
-            raise ValueError(
-                "is smaller than a /20; each user server takes an address, use e.g. 10.214.0.0/20"
-            )
-        return value
+        return private_subnet(value, "10.214.0.0/20", min_addresses=4096)

@@ -85,3 +85,21 @@ def format_size(n: int) -> str:
         if n >= factor:
             return f"{n / factor:.1f}{unit}".replace(".0" + unit, unit)
     return f"{n}B"
+
+
+def private_subnet(value: str, example: str, min_addresses: int = 0) -> str:
+    """A private IPv4/IPv6 range in CIDR form with at least `min_addresses`;
+    `example` goes into the message of what to write instead."""
+    import ipaddress
+
+    try:
+        net = ipaddress.ip_network(value)
+    except ValueError:
+        raise ValueError(f"is not a subnet in CIDR form, e.g. {example}") from None
+    if not net.is_private:
+        raise ValueError(f"is not a private range; use e.g. {example}")
+    if net.num_addresses < min_addresses:
+        raise ValueError(
+            f"is smaller than a /20; each user server takes an address, use e.g. {example}"
+        )
+    return value
