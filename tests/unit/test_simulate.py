@@ -71,7 +71,8 @@ def test_intro_course_meets_its_aim():
     assert auto.percentile(95) < 60
 
 
-def tiny(**session) -> Course:
+def tiny(node_mem: str = "16G", mem: str = "2G", **session) -> Course:
+    """A one-session course: 9 servers of `mem` for exactly an hour on `node_mem` nodes."""
     base = dict(
         name="lab",
         days=["mon"],
@@ -86,8 +87,8 @@ def tiny(**session) -> Course:
     base.update(session)
     return Course(
         name="tiny",
-        node={"memory": "16G", "cpus": 4, "boot_seconds": 60, "price_per_hour": 1.0},
-        server={"mem_reservation": "2G", "cpu_reservation": 0.5},
+        node={"memory": node_mem, "cpus": 4, "boot_seconds": 60, "price_per_hour": 1.0},
+        server={"mem_reservation": mem, "cpu_reservation": 0.5},
         sessions=[base],
     )
 

@@ -8,31 +8,11 @@ import statistics
 import pytest
 
 from swarmhub.autoscaler import simulate as sim
-from swarmhub.autoscaler.course import Course, Request, requests
+from swarmhub.autoscaler.course import Request, requests
 from swarmhub.config.autoscaler import AutoscalerConfig
+from tests.unit.test_simulate import tiny as course
 
 GIB = 1024**3
-
-
-def course(node_mem: str = "16G", mem: str = "2G", **session) -> Course:
-    base = dict(
-        name="lab",
-        days=["mon"],
-        start="10:00",
-        length_minutes=60,
-        arrivals=9,
-        early_minutes=0,
-        spread_minutes=0,
-        stay_min_minutes=60,
-        stay_max_minutes=60,
-    )
-    base.update(session)
-    return Course(
-        name="tiny",
-        node={"memory": node_mem, "cpus": 4, "boot_seconds": 60, "price_per_hour": 1.0},
-        server={"mem_reservation": mem, "cpu_reservation": 0.5},
-        sessions=[base],
-    )
 
 
 def req(user: str, arrival: float, lifetime: float = 3600.0) -> Request:
