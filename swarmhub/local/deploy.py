@@ -178,7 +178,7 @@ def _ensure_ports_free(cfg: Config, client) -> None:
 
 
 def _ensure_nodes(cfg: Config, images_: list[str], workers: int, made) -> None:
-    bridge.ensure_bridge(cfg)
+    # The bridge is up: _ensure_swarm made it (the manager advertises on it).
     for node in nodes.list_nodes(cfg):
         if nodes.dockerd_alive(node):
             continue
