@@ -171,12 +171,16 @@ def _exited(pid: int) -> bool:
         return True
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="after the manager's engine restarts, the overlay to the workers' servers has come "
-    "back in 30-40 s in three runs here and stayed dark for over 136 s in one (Docker 20.10, "
-    "this kernel): the hub cannot reach a server until it does (open in issue 11)",
-)
+# How long the overlay from the manager to the workers stays dark after the
+# manager's engine restarts: a clean stop makes the workers' gossip count the
+# manager as *left*, so they rejoin it only at their next 60 s bootstrap tick
+# (retried for 10 s), and the servers' endpoints reach the new manager at the
+# next 30 s table sync. Measured here 68-73 s after the fault; a tick that
+# fires before the manager's gossip listens costs one more minute. See
+# docs/decisions/0040-manager-engine-restart-and-gossip.md.
+ENGINE_RESTART_RECOVERY = 20 + 60 + 10 + 30 + 60
+
+
 def test_manager_engine_restart_brings_everything_back(stack: Stack, two_running):
     from swarmhub.local import engine
 
@@ -192,10 +196,9 @@ def test_manager_engine_restart_brings_everything_back(stack: Stack, two_running
     t0 = time.monotonic()
     client = docker.from_env()
     wait_for(stack.healthy, 90, "the hub after the engine restart")
-    # The overlay between the new manager engine and the workers takes a while
-    # to carry traffic again (~30-40 s here): until then the hub holds each
-    # server as "pending check", and lets it be once it answers.
-    _recovers(stack, two_running, t0, "manager engine restarted", within=150)
+    # Until the overlay carries traffic again the hub holds each server as
+    # "pending check", and lets it be once it answers.
+    _recovers(stack, two_running, t0, "manager engine restarted", within=ENGINE_RESTART_RECOVERY)
     assert {u: stack.server(u)["started"] for u in two_running} == before
     status = cli("status", config=stack.config).stdout
     for user in two_running:
