@@ -175,6 +175,49 @@ def simulate(cfg, target, course_path, replay_path, seed):
     sim.main(cfg, course_path, target=target, replay_path=replay_path, seed=seed)
 
 
+@main.command()
+@_common
+@click.option(
+    "--since",
+    "since_text",
+    default="7d",
+    show_default=True,
+    help="The period: a span back from now (7d, 36h) or a UTC date.",
+)
+@click.option("--course", default=None, help="Only this course's row (its share of the nodes).")
+@click.option(
+    "--events",
+    "events_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The hub's events file (default: the local target's, in its state dir).",
+)
+@click.option(
+    "--price-per-node-hour",
+    "price",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="What a node-hour costs (the config has no price).",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Nodes and servers over the period: out.html, or out.png with matplotlib.",
+)
+@click.option(
+    "--export",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the period's events to FILE, for simulate --replay.",
+)
+def report(cfg, target, **options):
+    """Per course: server-hours, node-hours, cost, spawn waits, from the hub's records."""
+    from swarmhub import report as reporting
+
+    reporting.main(cfg, target, **options)
+
+
 @main.command(name="validate")
 @click.option("--config", "config_path", default="swarmhub.yaml", show_default=True)
 @click.option("--target", type=click.Choice(["local", "aws"]), default=None)
