@@ -157,7 +157,8 @@ def prune(cfg, target, keep, dry_run):
     "--course",
     "course_path",
     type=click.Path(dir_okay=False),
-    help="A course file: its week, or with --replay the node, price and policies.",
+    help="A course file: its week, or with --replay the node, price and policies; "
+    "with --replay a course NAME (not a file) replays only that course's servers.",
 )
 @click.option(
     "--replay",
