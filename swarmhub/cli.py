@@ -1,4 +1,4 @@
-"""The command line: `python pipeline.py bake|render|deploy|status|destroy|prune|simulate`.
+"""The command line: `python pipeline.py bake|render|deploy|status|destroy|prune|simulate|...`.
 
 Thin on purpose: parse options, load the config, pick the target once
 (swarmhub.targets) and call its verb. Heavy modules are imported inside the
@@ -157,7 +157,8 @@ def prune(cfg, target, keep, dry_run):
     "--course",
     "course_path",
     type=click.Path(dir_okay=False),
-    help="A course file: its week, or with --replay the node, price and policies.",
+    help="A course file: its week, or with --replay the node, price and policies; "
+    "with --replay a course NAME (not a file) replays only that course's servers.",
 )
 @click.option(
     "--replay",
@@ -173,6 +174,97 @@ def simulate(cfg, target, course_path, replay_path, seed):
     if not course_path and not replay_path:
         raise SwarmhubError("simulate needs --course FILE, or --replay EVENTS")
     sim.main(cfg, course_path, target=target, replay_path=replay_path, seed=seed)
+
+
+@main.command()
+@_common
+@click.option(
+    "--since",
+    "since_text",
+    default="7d",
+    show_default=True,
+    help="The period: a span back from now (7d, 36h) or a UTC date.",
+)
+@click.option("--course", default=None, help="Only this course's row (its share of the nodes).")
+@click.option(
+    "--events",
+    "events_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The hub's events file (default: the local target's, in its state dir).",
+)
+@click.option(
+    "--price-per-node-hour",
+    "price",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="What a node-hour costs (the config has no price).",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Nodes and servers over the period: out.html, or out.png with matplotlib.",
+)
+@click.option(
+    "--export",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the period's events to FILE, for simulate --replay.",
+)
+def report(cfg, target, **options):
+    """Per course: server-hours, node-hours, cost, spawn waits, from the hub's records."""
+    from swarmhub import report as reporting
+
+    reporting.main(cfg, target, **options)
+
+
+@main.command()
+@_common
+@click.option("--course", required=True, help="The course whose students' homes are archived.")
+@click.option("--users", default=None, help="Its students, a,b,c (until courses: lands).")
+@click.option(
+    "--roster",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Or a roster file: a user a line, or a CSV with the user first.",
+)
+@click.option(
+    "--to", default=None, help="A directory, or s3://bucket/prefix (default: <state_dir>/archive)."
+)
+@click.option("--homes", default=None, help="Where the homes are (default: local.homes_dir).")
+@click.option("--keep-homes", is_flag=True, help="Archive, and leave every file in place.")
+@click.option(
+    "--expire-days",
+    type=click.IntRange(min=0),
+    default=400,
+    show_default=True,
+    help="S3: delete archives after this many days (0: never).",
+)
+def archive(cfg, target, course, **options):
+    """A tar per student's home, verified by sha256 before the home is emptied."""
+    from swarmhub import archive as archiving
+
+    archiving.archive(cfg, target, course=course, **options)
+
+
+@main.command()
+@_common
+@click.argument("user")
+@click.option("--course", default=None, help="Which course's archive (if the user has several).")
+@click.option(
+    "--from",
+    "source",
+    default=None,
+    help="A directory, or s3://bucket/prefix (default: <state_dir>/archive).",
+)
+@click.option("--homes", default=None, help="Where the homes are (default: local.homes_dir).")
+@click.option("--overwrite", is_flag=True, help="Replace files that exist with other contents.")
+def restore(cfg, target, user, **options):
+    """Bring back a user's archived home; checks every file, never overwrites silently."""
+    from swarmhub import archive as archiving
+
+    archiving.restore(cfg, target, user=user, **options)
 
 
 @main.command(name="validate")

@@ -1,7 +1,7 @@
 """Replay a week through the autoscaler and report cost and waits.
 
     python pipeline.py simulate --course courses/intro-python-60.yaml
-    python pipeline.py simulate --replay events.jsonl [--course FILE]
+    python pipeline.py simulate --replay events.jsonl [--course FILE|NAME]
 
 The week is a course's (its sessions make the requests, seeded) or a
 recorded one (trace.py's events: the week from the Monday before the first
@@ -135,13 +135,20 @@ def simulate(
     return Report(course, len(trace), bound, peak, results)
 
 
-def replay(path: str, course: Course | None, cfg, target: str = "local") -> Report:
-    """`simulate --replay FILE`: the recorded week through every policy."""
+def replay(
+    path: str, course: Course | None, cfg, target: str = "local", only: str | None = None
+) -> Report:
+    """`simulate --replay FILE`: the recorded week through every policy.
+    `only`: replay just that course's servers (by the events' course name)."""
     from swarmhub.autoscaler.course import week_start
     from swarmhub.autoscaler.sim_replay import course_for_replay, replay_requests
     from swarmhub.autoscaler.trace import read_events, visits
 
     events = read_events(path)
+    if only is not None:
+        events = [e for e in events if e.course == only]
+        if not events:
+            raise SwarmhubError(f"{path}: no event of course {only!r}")
     course = course_for_replay(course, events, cfg, target)
     found = visits(events)
     trace, used = replay_requests(
@@ -149,7 +156,7 @@ def replay(path: str, course: Course | None, cfg, target: str = "local") -> Repo
     )
     config = autoscaler_config(course, cfg.autoscaler)
     report = simulate(course, config, trace, static_pool_size(course, cfg, target, config))
-    report.source = f"replay of {path}"
+    report.source = f"replay of {path}" + (f" (course {only})" if only else "")
     report.recorded = Recorded(
         servers=len(used),
         never_started=sum(1 for v in found if v.started is None),
@@ -172,6 +179,12 @@ def static_pool_size(course: Course, cfg, target: str, config: AutoscalerConfig)
     return max(cfg.local.workers, config.min_nodes)
 
 
+def _is_course_file(text: str) -> bool:
+    from pathlib import Path
+
+    return Path(text).is_file() or text.endswith((".yaml", ".yml", ".json"))
+
+
 def main(
     cfg,
     course_path: str | None,
@@ -179,12 +192,18 @@ def main(
     replay_path: str | None = None,
     seed: int | None = None,
 ) -> Report:
-    """Entry point of `pipeline.py simulate`: print the table."""
+    """Entry point of `pipeline.py simulate`: print the table.
+
+    With --replay, `course_path` may instead name a course of the events file
+    (anything that is not a file): only its servers are replayed."""
+    only = None
+    if replay_path and course_path and not _is_course_file(course_path):
+        only, course_path = course_path, None
     course = load_course(course_path) if course_path else None
     if course is not None and seed is not None:
         course = course.model_copy(update={"seed": seed})
     if replay_path:
-        report = replay(replay_path, course, cfg, target)
+        report = replay(replay_path, course, cfg, target, only=only)
     elif course is None:
         raise SwarmhubError("simulate needs --course FILE, or --replay EVENTS")
     else:

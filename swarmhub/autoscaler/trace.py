@@ -5,7 +5,7 @@ and `simulate --replay FILE` replays them through the autoscaler:
 
     {"time": "2025-03-25T13:02:11.250000Z", "event": "spawn_requested", "user": "ada",
      "course": "intro-python", "profile": "default", "mem_reservation": 2147483648,
-     "cpu_reservation": 0.5, "spawn_wait_seconds": null}
+     "cpu_reservation": 0.5, "spawn_wait_seconds": null, "node": null, "reason": null}
 
 - time: ISO-8601, UTC (`Z` or `+00:00`); an offset other than zero is refused.
 - event: spawn_requested (the student asked), server_started (it answers),
@@ -14,6 +14,13 @@ and `simulate --replay FILE` replays them through the autoscaler:
 - mem_reservation (bytes) and cpu_reservation (cores): the server's, null
   when unknown (the replay then uses the course's `server` sizes).
 - spawn_wait_seconds: on server_started, request to answer, when known.
+- node: the swarm node id the server ran on (server_started, server_stopped).
+- reason: on server_stopped, why: user (the student or an admin stopped it),
+  culled (idle), lost (its node went down), failed (it never started, or
+  exited by itself); null when unknown.
+
+Files written before `node` and `reason` existed still read: a missing key
+is null.
 
 Every key is written on every line, null when unknown. A reader error names
 the file and the line.
@@ -32,6 +39,7 @@ from zoneinfo import ZoneInfo
 from swarmhub.errors import SwarmhubError
 
 EVENTS = ("spawn_requested", "server_started", "server_stopped")
+REASONS = ("user", "culled", "lost", "failed")
 _FIELDS = (
     "time",
     "event",
@@ -41,6 +49,8 @@ _FIELDS = (
     "mem_reservation",
     "cpu_reservation",
     "spawn_wait_seconds",
+    "node",
+    "reason",
 )
 
 
@@ -54,6 +64,8 @@ class ServerEvent:
     mem_reservation: int | None = None
     cpu_reservation: float | None = None
     spawn_wait_seconds: float | None = None
+    node: str | None = None
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         if self.event not in EVENTS:
@@ -66,6 +78,8 @@ class ServerEvent:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or value < 0):
                 raise ValueError(f"{name} must be a number >= 0")
+        if self.reason is not None and self.reason not in REASONS:
+            raise ValueError(f"reason must be one of {', '.join(REASONS)} (got {self.reason!r})")
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -98,6 +112,8 @@ class ServerEvent:
             mem_reservation=mem,
             cpu_reservation=_number(data, "cpu_reservation"),
             spawn_wait_seconds=_number(data, "spawn_wait_seconds"),
+            node=_text(data, "node"),
+            reason=_text(data, "reason"),
         )
 
 
@@ -106,6 +122,13 @@ def _number(data: dict, name: str) -> float | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise ValueError(f"{name} must be a number")
     return None if value is None else float(value)
+
+
+def _text(data: dict, name: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} must be a string")
+    return value
 
 
 def write_events(out: str | Path | IO[str], events: Iterable[ServerEvent]) -> None:
@@ -150,6 +173,8 @@ class Visit:
     requested: datetime
     started: datetime | None  # None: it never started (refused, cancelled, gone)
     stopped: datetime | None  # None: still running when the file ends
+    node: str | None = None
+    reason: str | None = None  # why it stopped (REASONS), when the stop said
 
     @property
     def wait(self) -> float | None:
@@ -165,8 +190,11 @@ def visits(events: Iterable[ServerEvent]) -> list[Visit]:
     open_: dict[str, dict] = {}
     out: list[Visit] = []
 
-    def close(user: str, stopped: datetime | None) -> None:
+    def close(user: str, stopped: datetime | None, stop: ServerEvent | None = None) -> None:
         v = open_.pop(user)
+        if stop is not None:
+            v["reason"] = stop.reason
+            v["node"] = v["node"] or stop.node
         out.append(Visit(stopped=stopped, **v))
 
     for e in events:
@@ -187,8 +215,9 @@ def visits(events: Iterable[ServerEvent]) -> list[Visit]:
             v["started"] = e.time
             v["mem"] = e.mem_reservation if e.mem_reservation is not None else v["mem"]
             v["cpu"] = e.cpu_reservation if e.cpu_reservation is not None else v["cpu"]
+            v["node"] = e.node or v["node"]
         elif v is not None:  # server_stopped
-            close(e.user, e.time)
+            close(e.user, e.time, e)
     for user in list(open_):
         close(user, None)
     out.sort(key=lambda v: (v.requested, v.user))
@@ -204,6 +233,7 @@ def _visit(e: ServerEvent, requested: datetime) -> dict:
         "cpu": e.cpu_reservation,
         "requested": requested,
         "started": None,
+        "node": e.node,
     }
 
 

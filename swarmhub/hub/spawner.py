@@ -29,6 +29,7 @@ from dockerspawner import SwarmSpawner
 from tornado import web
 from traitlets import Any, Bool, Float, Int, Unicode, default
 
+from swarmhub.hub import events
 from swarmhub.swarm import labels
 
 DOCKER_THREADS = 8
@@ -77,6 +78,20 @@ class SwarmhubSpawner(SwarmSpawner):
     # --- start -------------------------------------------------------------
 
     async def start(self):
+        events.requested(self)  # report's record (swarmhub.hub.events); never raises
+        try:
+            ip, port = await self._start()
+        except (Exception, asyncio.CancelledError):
+            events.stopped(self, "failed")
+            raise
+        await events.started(self)
+        return ip, port
+
+    async def stop(self, now=False):
+        await super().stop(now=now)
+        events.stopped(self)
+
+    async def _start(self):
         self._quota_checked = False
         self._quota_verdict = None
         self._placed = False
@@ -212,6 +227,11 @@ class SwarmhubSpawner(SwarmSpawner):
     # --- poll --------------------------------------------------------------
 
     async def poll(self):
+        status = await self._poll()
+        events.polled(self, status, lost=str(status).startswith("node "))
+        return status
+
+    async def _poll(self):
         task = await self.get_task()
         if not task:
             return 0

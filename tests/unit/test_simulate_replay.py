@@ -71,6 +71,8 @@ def test_an_event_is_one_json_line_with_every_key():
         "mem_reservation",
         "cpu_reservation",
         "spawn_wait_seconds",
+        "node",
+        "reason",
     }
     assert ServerEvent.from_json(line) == e
     bare = json.loads(ev(0, "spawn_requested").to_json())
