@@ -91,6 +91,24 @@ def test_staff_get_a_role_limited_to_their_course_and_never_admin():
     assert all("admin" not in r.get("users", []) for r in roles.values())
 
 
+def test_the_staff_scopes_are_real_jupyterhub_scopes_and_expand_within_the_group():
+    from jupyterhub import scopes
+
+    own = courses.staff_scopes(PHYS)
+    scopes._check_scopes_exist(own)
+    expanded = scopes.expand_scopes(own)
+    assert "start:servers!group=course-phys-101" in expanded
+    assert all(s == "admin-ui" or s.endswith("!group=course-phys-101") for s in expanded)
+
+
+def test_course_folders_sit_beside_the_homes_where_no_user_can_be_named():
+    from swarmhub.config.hub import USERNAME
+    from swarmhub.local.paths import paths
+
+    p = paths(CFG)
+    assert p.courses.parent == p.homes and not USERNAME.match(p.courses.name)
+
+
 def test_an_ended_course_loads_no_role():
     assert [r["name"] for r in courses.roles(CFG.courses, AFTER)] == ["course-chem-2-staff"]
 
