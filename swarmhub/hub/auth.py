@@ -21,7 +21,8 @@ worked out at each sign-in from the config (user names) and, with GitHub, the
 user's teams (read at each sign-in: a team change shows at the next one).
 Accounts and shared-password users get them again at each refresh
 (auth_refresh_age), so a course's end date takes its groups away within
-minutes; a GitHub user's groups change at their next sign-in.
+minutes; a GitHub user's teams are read at their next sign-in, but an ended
+course's groups are taken away at the refresh too.
 """
 
 from __future__ import annotations
@@ -175,6 +176,18 @@ def _github_class():
                 if t.get("organization") and t.get("slug")
             }
             return set(self.course_groups(login.lower(), teams))
+
+        async def refresh_user(self, user, handler=None, **kwargs):
+            result = await super().refresh_user(user, handler, **kwargs)
+            if result is not True or not self.manage_groups:
+                return result
+            # Teams are read only at sign-in; an ended course's groups go at once.
+            from swarmhub.config.courses import by_group, utcnow
+
+            now, courses = utcnow(), by_group(self.courses)
+            groups = sorted(g.name for g in user.groups)
+            keep = [g for g in groups if g not in courses or courses[g][0].active(now)]
+            return True if keep == groups else {"name": user.name, "groups": keep}
 
         async def check_allowed(self, username, auth_model):
             if await super().check_allowed(username, auth_model):

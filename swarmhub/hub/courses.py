@@ -40,7 +40,11 @@ def staff_scopes(course: Course) -> list[str]:
 
 
 def roles(courses: list[Course], now: datetime) -> list[dict]:
-    """JupyterHub roles, one per course that applies: held by its staff group."""
+    """JupyterHub roles, one per course not yet ended, held by its staff group.
+
+    A course that starts later gets its role now: the hub may run on past the
+    start date, and the role is inert until its staff group has members, which
+    the authenticator gives only from the start date (swarmhub.hub.auth)."""
     return [
         {
             "name": c.role,
@@ -48,7 +52,8 @@ def roles(courses: list[Course], now: datetime) -> list[dict]:
             "scopes": staff_scopes(c),
             "groups": [c.staff_group],
         }
-        for c in active_courses(courses, now)
+        for c in courses
+        if c.today(now) <= c.end
     ]
 
 

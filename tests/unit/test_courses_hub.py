@@ -109,8 +109,11 @@ def test_course_folders_sit_beside_the_homes_where_no_user_can_be_named():
     assert p.courses.parent == p.homes and not USERNAME.match(p.courses.name)
 
 
-def test_an_ended_course_loads_no_role():
+def test_an_ended_course_loads_no_role_and_a_coming_one_does():
     assert [r["name"] for r in courses.roles(CFG.courses, AFTER)] == ["course-chem-2-staff"]
+    before = datetime(2026, 8, 1, tzinfo=UTC)
+    assert len(courses.roles(CFG.courses, before)) == 2  # inert: no members until the start
+    assert courses.membership(CFG.courses, {"course-phys-101-staff"}, before).staff == ()
 
 
 # --- the offer -----------------------------------------------------------------
@@ -368,3 +371,16 @@ def test_github_with_course_teams_reads_teams(tmp_path, monkeypatch):
     g = c.GitHubOAuthenticator
     assert g.populate_teams_in_auth_state is True and "read:org" in g.scope
     assert c.JupyterHub.authenticator_class.__name__ == "CourseGitHubOAuthenticator"
+
+
+def test_a_github_user_loses_an_ended_course_s_groups_at_the_refresh(monkeypatch):
+    cls = auth._github_class()
+    a = cls(manage_groups=True, courses=list(CFG.courses))
+    user = _user("carol", "course-phys-101-staff", "course-chem-2", "other")
+    monkeypatch.setattr("swarmhub.config.courses.utcnow", lambda: TERM)
+    assert asyncio.run(a.refresh_user(user)) is True  # no auth state kept: nothing to re-read
+    monkeypatch.setattr("swarmhub.config.courses.utcnow", lambda: AFTER)
+    assert asyncio.run(a.refresh_user(user)) == {
+        "name": "carol",
+        "groups": ["course-chem-2", "other"],
+    }
