@@ -172,3 +172,22 @@ def test_only_running_courses_add_windows():
     )
     windows = course_windows(cfg.courses, datetime(2026, 10, 1, tzinfo=UTC))
     assert len(windows) == 1 and windows[0].min_nodes == 3
+
+
+def test_the_example_s_commented_courses_block_is_valid(tmp_path):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "swarmhub.example.yaml").read_text()
+    lines = text.splitlines()
+    first = lines.index(next(line for line in lines if line.startswith("# courses:")))
+    block = []
+    for line in lines[first:]:
+        if not line.startswith("#"):
+            break
+        block.append(line[2:].split("  #")[0].rstrip())
+    (tmp_path / "phys-101.txt").write_text("dave\n")
+    (tmp_path / "swarmhub.yaml").write_text(
+        "servers:\n  profiles:\n    - {name: large, display_name: Large}\n" + "\n".join(block)
+    )
+    (course,) = load_config(tmp_path / "swarmhub.yaml").courses
+    assert course.roster == ["alice", "bob", "dave"] and course.windows[1].kind == "exam"
