@@ -283,9 +283,18 @@ class SwarmhubSpawner(SwarmSpawner):
             if part in (".", ".."):
                 raise ValueError(f"unexpected path component in {relative!r}")
             path = os.path.join(path, part)
-            if not os.path.isdir(path):
+            if os.path.isdir(path):
+                continue
+            try:
                 os.makedirs(path, mode=0o755, exist_ok=True)
                 os.chown(path, self.home_uid, self.home_uid)
+            except OSError as exc:
+                # e.g. a file the student made where the folder's mount point goes.
+                shown = os.path.relpath(path, self.homes_hub_dir)
+                self._refuse(
+                    f"Your server cannot start: the course folder {shown} cannot be made "
+                    f"({exc.strerror}). Move away any file of that name, or ask your instructor."
+                )
 
     def _refuse_over_quota(self) -> None:
         from swarmhub.hub import quota

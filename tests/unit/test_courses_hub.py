@@ -384,3 +384,15 @@ def test_a_github_user_loses_an_ended_course_s_groups_at_the_refresh(monkeypatch
         "name": "carol",
         "groups": ["course-chem-2", "other"],
     }
+
+
+def test_a_file_where_a_mount_point_goes_is_a_clear_refusal(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "chown", lambda *a: None)
+    sp = _spawner("bob", "course-phys-101")
+    sp.homes_hub_dir = str(tmp_path)
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "shared").write_text("my notes")
+    _offer(TERM).apply(sp, {})
+    with pytest.raises(web.HTTPError) as info:
+        sp._ensure_course_dirs()
+    assert "course folder bob/shared cannot be made" in info.value.jupyterhub_message

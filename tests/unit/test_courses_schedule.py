@@ -65,3 +65,17 @@ def test_window_edges_are_the_starts_less_the_lead_and_the_ends():
         assert schedule.schedule_floor(windows, before, 120) != schedule.schedule_floor(
             windows, after, 120
         )
+
+
+def test_the_autoscaler_s_gather_hands_decide_the_course_windows():
+    from swarmhub.autoscaler.decide import decide
+    from swarmhub.autoscaler.service import Memory, gather
+    from swarmhub.hub.settings import Settings
+    from tests.helpers import runtime
+    from tests.unit.test_autoscaler_service import _Manager, _node, _Pool
+
+    api = _Manager([_node("n1", "ready", 8 * 1024**3)], {})
+    state = gather(Settings(CFG, runtime()), api, _Pool(1, ["n1"]), Memory(), {}, TUE)
+    assert state.config.schedule[-1].kind == "exam"
+    plan = decide(state, TUE)
+    assert plan.desired == 6 and "schedule" in plan.reason
