@@ -143,6 +143,9 @@ class Course(Strict):
                 "is not a course name; use lower-case letters, digits and '-', "
                 "starting with a letter, at most 24, e.g. physics-101"
             )
+        if value.endswith("-staff"):
+            # course-<x>-staff is the staff group of course <x>.
+            raise ValueError("ends in -staff, which names a course's staff group; rename it")
         return value
 
     @field_validator("roster", "staff")

@@ -92,6 +92,7 @@ def test_every_mistake_is_one_line_at_its_field(tmp_path):
         ({"end": "2026-08-01"}, "courses[0].end", "is before start"),
         ({"roster": []}, "courses[0].roster", "is empty"),
         ({"name": "Physics 101"}, "courses[0].name", "is not a course name"),
+        ({"name": "phys-staff"}, "courses[0].name", "staff group"),
         ({"roster": ["al ice"]}, "courses[0].roster[0]", "neither a user name"),
         ({"roster": ["org:"]}, "courses[0].roster[0]", "is not 'org:team'"),
         ({"timezone": "Europe/Berln"}, "courses[0].timezone", "Europe/Berlin"),
