@@ -31,4 +31,10 @@ NOTEBOOK_PACKAGES = (
     "pandas==2.3.3",
     "matplotlib==3.10.7",
     "scipy==1.16.3",
+    # Course materials from a git repository by link (docs/courses.md).
+    "nbgitpuller==1.3.0",
+    # Assignments through a per-course exchange; brings notebook 7 with it.
+    "nbgrader==0.9.6",
 )
+# nbgitpuller runs git.
+NOTEBOOK_DEBIAN_PACKAGES = ("git",)

@@ -5,15 +5,23 @@ zone, so it stays at 14:00 local across daylight-saving changes. It takes
 effect `lead_seconds` (the node boot time) before its start, so the nodes are
 Ready when the first student arrives instead of being requested then.
 A window whose end is not after its start runs past midnight.
+
+Course windows (`courses[].windows`) join `autoscaler.schedule` through
+`with_courses()` at each decision, while their course applies.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from swarmhub.config.autoscaler import BusyWindow
+from swarmhub.config.autoscaler import AutoscalerConfig, BusyWindow
+from swarmhub.config.courses import course_windows
+
+if TYPE_CHECKING:
+    from swarmhub.config import Config
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -63,3 +71,56 @@ def schedule_floor(
 
 def describe(window: BusyWindow) -> str:
     return f"{','.join(window.days)} {window.start}-{window.end} {window.timezone}"
+
+
+def occurrences(
+    window: BusyWindow, t0: datetime, span_seconds: float, lead_seconds: float = 0.0
+) -> list[tuple[datetime, datetime]]:
+    """Each (start - lead, end) of `window`, in UTC, that overlaps [t0, t0 + span]."""
+    tz = _zone(window.timezone)
+    start_t, end_t = _hhmm(window.start), _hhmm(window.end)
+    lead = timedelta(seconds=lead_seconds)
+    t_end = t0 + timedelta(seconds=span_seconds)
+    first = t0.astimezone(tz).date() - timedelta(days=1)
+    days = int(span_seconds // 86400) + 3  # a day either side, and one for the lead
+    out = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        if _DAYS[day.weekday()] not in window.days:
+            continue
+        start = datetime.combine(day, start_t, tzinfo=tz).astimezone(UTC) - lead
+        end_day = day if end_t > start_t else day + timedelta(days=1)
+        end = datetime.combine(end_day, end_t, tzinfo=tz).astimezone(UTC)
+        if end > t0 and start < t_end:
+            out.append((start, end))
+    return out
+
+
+def window_edges(
+    windows: list[BusyWindow], t0: datetime, span_seconds: float, lead_seconds: float
+) -> list[float]:
+    """Every instant (seconds from `t0`, within the span) where the schedule floor
+    may change: each window's start less the lead, and its end. For the simulator,
+    which need not decide between two edges when nothing else happens."""
+    edges = set()
+    for window in windows:
+        for start, end in occurrences(window, t0, span_seconds, lead_seconds):
+            for edge in (start, end):
+                seconds = (edge - t0).total_seconds()
+                if 0 <= seconds <= span_seconds:
+                    edges.add(seconds)
+    return sorted(edges)
+
+
+def busy_windows(config: Config, now: datetime) -> list[BusyWindow]:
+    """One place says when a class meets: autoscaler.schedule and the windows of
+    every course that applies at `now` (a course past its end date adds none)."""
+    return [*config.autoscaler.schedule, *course_windows(config.courses, now)]
+
+
+def with_courses(config: Config, now: datetime) -> AutoscalerConfig:
+    """The autoscaler's config with the course windows in its schedule, as decide()
+    reads it; built at each decision, so an ended course stops at its end date."""
+    if not config.courses:
+        return config.autoscaler
+    return config.autoscaler.model_copy(update={"schedule": busy_windows(config, now)})

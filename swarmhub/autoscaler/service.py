@@ -23,7 +23,7 @@ from datetime import datetime
 import docker
 import requests
 
-from swarmhub.autoscaler import metrics
+from swarmhub.autoscaler import metrics, schedule
 from swarmhub.autoscaler.apply import apply
 from swarmhub.autoscaler.decide import decide, utcnow
 from swarmhub.autoscaler.model import Node, Resources, Server, State
@@ -167,7 +167,8 @@ def gather(
         last_scale_out=memory.last_scale_out,
         node_shape=shape,
         slot=slot,
-        config=s.config.autoscaler,
+        # Course windows join the schedule while their course runs (#15).
+        config=schedule.with_courses(s.config, now),
     )
 
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError, field_validator, model_validator
 
 from swarmhub.config.autoscaler import AutoscalerConfig
 from swarmhub.config.aws import AwsConfig
+from swarmhub.config.courses import CONFIG_DIR, Course
 from swarmhub.config.hub import HubConfig, QuotaConfig, ServersConfig
 from swarmhub.config.images import ImagesConfig
 from swarmhub.config.lifecycle import LifecycleConfig
@@ -63,6 +64,8 @@ class Config(Strict):
     local: LocalConfig = LocalConfig()
     # Present: --target aws becomes the default.
     aws: AwsConfig | None = None
+    # Classes: rosters, staff, profiles, meeting times and dates (docs/courses.md).
+    courses: list[Course] = []
 
     @field_validator("name")
     @classmethod
@@ -122,6 +125,57 @@ def cross_section(cfg: Config) -> list[FieldError]:
                     shown=str(cfg.autoscaler.max_nodes),
                 )
             )
+    out.extend(course_problems(cfg))
+    return out
+
+
+def course_problems(cfg: Config) -> list[FieldError]:
+    """What a course asks of the other sections: known profiles, teams only with
+    GitHub sign-in, windows within max_nodes, names used once."""
+    out = []
+    profiles = {p.name for p in cfg.servers.profiles}
+    kind = cfg.hub.auth.kind
+    seen: dict[str, int] = {}
+    for i, course in enumerate(cfg.courses):
+        at = f"courses[{i}]"
+        if course.name in seen:
+            out.append(
+                FieldError(
+                    f"{at}.name",
+                    f"`{course.name}` is also courses[{seen[course.name]}]; "
+                    "course names are unique",
+                )
+            )
+        seen.setdefault(course.name, i)
+        for j, name in enumerate(course.profiles):
+            if name not in profiles:
+                known = ", ".join(sorted(profiles)) or "none are defined"
+                out.append(
+                    FieldError(
+                        f"{at}.profiles[{j}]",
+                        f"`{name}` is not in servers.profiles ({known}); define it there first",
+                    )
+                )
+        if kind != "github":
+            for which in ("roster", "staff"):
+                for j, entry in enumerate(getattr(course, which)):
+                    if ":" in entry:
+                        out.append(
+                            FieldError(
+                                f"{at}.{which}[{j}]",
+                                f"`{entry}` is a GitHub team but hub.auth.kind is `{kind}`; "
+                                "name the users, or sign in with kind: github",
+                            )
+                        )
+        for j, window in enumerate(course.windows):
+            if window.min_nodes > cfg.autoscaler.max_nodes:
+                out.append(
+                    FieldError(
+                        f"{at}.windows[{j}].min_nodes",
+                        f"is above autoscaler.max_nodes ({cfg.autoscaler.max_nodes}); "
+                        "raise max_nodes or ask for fewer",
+                    )
+                )
     return out
 
 
@@ -131,7 +185,12 @@ def _drop_nulls(data: dict) -> dict:
 
 
 def check_data(
-    data: object, source: str, src: Source | None = None, *, operator: bool = True
+    data: object,
+    source: str,
+    src: Source | None = None,
+    *,
+    operator: bool = True,
+    config_dir: str | None = None,
 ) -> Config:
     """Validate `data` (parsed YAML) as an operator's file; every mistake in one
     ConfigError, each on its own line. `operator=False`: a file the program rendered
@@ -158,7 +217,8 @@ def check_data(
             )
         )
     try:
-        cfg = Config.model_validate(_drop_nulls(data), context={FROM_FILE: operator})
+        context = {FROM_FILE: operator, CONFIG_DIR: config_dir}
+        cfg = Config.model_validate(_drop_nulls(data), context=context)
     except ValidationError as exc:
         for p in translate(exc.errors(), src, source, Config):
             if not any(p.field.startswith(dotted(loc)) for loc in secret_locs):
@@ -198,7 +258,9 @@ def load_config(path: str | Path, *, missing_ok: bool = False) -> Config:
         data, src = yaml_source.read(path)
     except ReadError as exc:
         raise ConfigError([Problem(exc.where, "", exc.message)]) from None
-    return check_data(data, str(path), src, operator=path.suffix != ".json")
+    return check_data(
+        data, str(path), src, operator=path.suffix != ".json", config_dir=str(path.parent)
+    )
 
 
 __all__ = [

@@ -158,7 +158,12 @@ def _default(info) -> str:
 
 def rows(model: type[BaseModel] = Config, prefix: str = "") -> list[Row]:
     out = []
-    comments = _comments(model)
+    comments = {}
+    # A section may extend another (a course's window is a busy window): its own
+    # comments win, the base's fill in the fields it inherits.
+    for base in reversed(model.__mro__):
+        if isinstance(base, type) and issubclass(base, BaseModel) and base is not BaseModel:
+            comments.update(_comments(base))
     for name, info in model.model_fields.items():
         key = f"{prefix}{name}"
         kind = _type(info.annotation, info.metadata)

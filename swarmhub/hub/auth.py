@@ -14,6 +14,15 @@
   `swarmhub-github-client-secret`: made by the local `deploy` from
   SWARMHUB_GITHUB_CLIENT_SECRET, on AWS by the manager's boot from SSM
   Parameter Store. It is never in settings.json, a rendered file or a log.
+
+With `courses:` the authenticator manages JupyterHub groups (manage_groups):
+`course-<name>` for a course's roster, `course-<name>-staff` for its staff,
+worked out at each sign-in from the config (user names) and, with GitHub, the
+user's teams (read at each sign-in: a team change shows at the next one).
+Accounts and shared-password users get them again at each refresh
+(auth_refresh_age), so a course's end date takes its groups away within
+minutes; a GitHub user's teams are read at their next sign-in, but an ended
+course's groups are taken away at the refresh too.
 """
 
 from __future__ import annotations
@@ -23,7 +32,8 @@ import os
 from pathlib import Path
 
 from jupyterhub.auth import Authenticator
-from traitlets import Unicode, default
+from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
+from traitlets import List, Unicode, default
 
 from swarmhub import accounts
 from swarmhub.hub.settings import Settings, secret
@@ -48,8 +58,26 @@ class MissingSecret(RuntimeError):
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
 
-class AccountsAuthenticator(Authenticator):
+class CourseGroups:
+    """The course groups of a user, for an authenticator with manage_groups."""
+
+    def course_groups(self, name: str, teams: set[str] = frozenset()) -> list[str]:
+        from swarmhub.config.courses import groups_for, utcnow
+
+        return groups_for(self.courses, name, teams, utcnow())
+
+    def _with_groups(self, name: str, model: dict) -> dict:
+        if self.manage_groups:
+            model = {**model, "groups": self.course_groups(name)}
+        return model
+
+
+class AccountsAuthenticator(CourseGroups, Authenticator):
     """A password per user, checked against the hashes `pipeline.py users` writes."""
+
+    courses = List(help="The config's courses (Course models): who is in which group.").tag(
+        config=True
+    )
 
     accounts_file = Unicode(
         f"{STATE_DIR}/{accounts.FILE_NAME}",
@@ -102,7 +130,7 @@ class AccountsAuthenticator(Authenticator):
             self.log.warning("failed sign-in for %r", name)
             return None
         self._signed_in_with[name] = stored
-        return {"name": name}
+        return self._with_groups(name, {"name": name})
 
     async def refresh_user(self, user, handler=None):
         """A removed account, or a reset password, ends the user's browser sessions
@@ -111,18 +139,84 @@ class AccountsAuthenticator(Authenticator):
         if entry is None:
             return False
         before = self._signed_in_with.get(user.name)
-        return before is None or before == entry["hash"]
+        if not (before is None or before == entry["hash"]):
+            return False
+        # Groups again, so a roster change or a course's end applies within minutes.
+        return self._with_groups(user.name, {"name": user.name}) if self.manage_groups else True
+
+
+class CourseSharedPasswordAuthenticator(CourseGroups, SharedPasswordAuthenticator):
+    """The shared class password, with the roster's course groups."""
+
+    courses = List(help="The config's courses (Course models): who is in which group.").tag(
+        config=True
+    )
+
+    async def authenticate(self, handler, data):
+        model = await super().authenticate(handler, data)
+        return self._with_groups(model["name"], model) if model else model
+
+    async def refresh_user(self, user, handler=None):
+        return self._with_groups(user.name, {"name": user.name}) if self.manage_groups else True
+
+
+def _github_class():
+    """GitHubOAuthenticator with the course groups from the user's teams; imported
+    only when GitHub sign-in is configured."""
+    from oauthenticator.github import GitHubOAuthenticator
+
+    class CourseGitHubOAuthenticator(CourseGroups, GitHubOAuthenticator):
+        courses = List(help="The config's courses (Course models).").tag(config=True)
+
+        def get_user_groups(self, auth_state: dict) -> set[str]:
+            login = (auth_state.get(self.user_auth_state_key) or {}).get("login", "")
+            teams = {
+                f"{t['organization']['login']}:{t['slug']}"
+                for t in auth_state.get("teams") or []
+                if t.get("organization") and t.get("slug")
+            }
+            return set(self.course_groups(login.lower(), teams))
+
+        async def refresh_user(self, user, handler=None, **kwargs):
+            result = await super().refresh_user(user, handler, **kwargs)
+            if result is not True or not self.manage_groups:
+                return result
+            # Teams are read only at sign-in; an ended course's groups go at once.
+            from swarmhub.config.courses import by_group, utcnow
+
+            now, courses = utcnow(), by_group(self.courses)
+            groups = sorted(g.name for g in user.groups)
+            keep = [g for g in groups if g not in courses or courses[g][0].active(now)]
+            return True if keep == groups else {"name": user.name, "groups": keep}
+
+        async def check_allowed(self, username, auth_model):
+            if await super().check_allowed(username, auth_model):
+                return True
+            # On a running course's roster or staff (by name or team): admitted.
+            return bool(self.manage_groups and auth_model.get("groups"))
+
+    return CourseGitHubOAuthenticator
 
 
 def configure(c, s: Settings) -> None:
     auth = s.config.hub.auth
     c.Authenticator.admin_users = set(auth.admin_users)
     c.Authenticator.username_pattern = USERNAME_PATTERN
+    if s.config.courses:
+        # Group membership follows the course config, not the admin page.
+        c.Authenticator.manage_groups = True
+        c.Authenticator.courses = list(s.config.courses)
+        # Groups again right before each spawn: the profiles offered follow them.
+        c.Authenticator.refresh_pre_spawn = True
     if auth.kind == "accounts":
         c.JupyterHub.authenticator_class = "swarmhub.hub.auth.AccountsAuthenticator"
         c.AccountsAuthenticator.accounts_file = f"{STATE_DIR}/{accounts.FILE_NAME}"
     elif auth.kind == "shared-password":
-        c.JupyterHub.authenticator_class = "shared-password"
+        c.JupyterHub.authenticator_class = (
+            "swarmhub.hub.auth.CourseSharedPasswordAuthenticator"
+            if s.config.courses
+            else "shared-password"
+        )
         c.SharedPasswordAuthenticator.user_password = secret("swarmhub-user-password")
         c.SharedPasswordAuthenticator.admin_password = secret("swarmhub-admin-password")
         # Anyone with the class password may sign in under any name: the workshop
@@ -138,7 +232,7 @@ def _github(c, s: Settings) -> None:
     if not client_secret:
         # deploy checks this before it creates anything; this is the hub's own guard.
         raise MissingSecret(f"the Swarm secret {GITHUB_SECRET_NAME} is not mounted")
-    c.JupyterHub.authenticator_class = "github"
+    c.JupyterHub.authenticator_class = _github_class() if s.config.courses else "github"
     g = c.GitHubOAuthenticator
     g.client_id = gh.client_id
     g.client_secret = client_secret
@@ -152,7 +246,11 @@ def _github(c, s: Settings) -> None:
     g.allowed_users = set(gh.allowed_users)
     # Private org/team membership is visible only with read:org; without
     # organisations the hub asks for no more than the user's public profile.
-    g.scope = ["read:user", "read:org"] if gh.uses_membership else ["read:user"]
+    course_teams = any(c.teams("roster") or c.teams("staff") for c in s.config.courses)
+    g.scope = ["read:user", "read:org"] if gh.uses_membership or course_teams else ["read:user"]
+    if course_teams:
+        # The user's teams, read at each sign-in, decide their course groups.
+        g.populate_teams_in_auth_state = True
     g.custom_403_message = REFUSED_MESSAGE
     # Membership is checked at each sign-in, not frozen at the first one.
     g.allow_existing_users = False

@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from swarmhub.hub import auth, profiles, quota
+from swarmhub.config.courses import AREA_DIR
+from swarmhub.config.courses import utcnow as courses_now
+from swarmhub.hub import auth, courses, profiles, quota
 from swarmhub.hub.settings import Settings, load, secret
 from swarmhub.swarm.specs import (
     AUTOSCALER_PORT,
@@ -91,6 +93,8 @@ def configure(c, settings: Settings | None = None) -> None:
     sp.remove = True
     sp.debug = False
     sp.homes_hub_dir = HOMES_HUB_DIR
+    # Course areas sit in the homes' storage, in a directory no user can be named.
+    sp.courses_host_dir = f"{rt.homes_host_dir}/{AREA_DIR}"
     # Everything the spawner knows comes through its traits, set here.
     sp.quota = cfg.quota
     sp.autoscaling = cfg.autoscaler.enabled
@@ -137,6 +141,10 @@ def _services(c, s: Settings) -> None:
         roles.append(
             {"name": "autoscaler", "scopes": AUTOSCALER_SCOPES, "services": ["autoscaler"]}
         )
+    # Course staff: a role per course that runs, held by its staff group. A course
+    # that ends while the hub runs loses its members at their next sign-in or
+    # refresh (swarmhub.hub.auth), and the role itself at the next hub start.
+    roles += courses.roles(s.config.courses, courses_now())
     c.JupyterHub.services = services
     c.JupyterHub.load_roles = roles
 
@@ -174,11 +182,18 @@ def activity_interval(timeout: int) -> int:
 
 def _profiles(c, s: Settings) -> None:
     """The instructor's profile list: the only images and sizes a user may pick."""
-    choices = profiles.choices(s.config.servers, s.runtime.notebook_image)
+    servers, image = s.config.servers, s.runtime.notebook_image
+    choices = profiles.choices(servers, image)
     sp = c.SwarmhubSpawner
-    sp.options_form = profiles.form(choices)
     sp.options_from_form = profiles.from_form
-    sp.apply_user_options = profiles.applier(choices)
+    if not s.config.courses:
+        sp.options_form = profiles.form(choices)
+        sp.apply_user_options = profiles.applier(choices)
+        return
+    # With courses, each user's list follows their course groups, decided at spawn.
+    offer = profiles.Offer(choices, profiles.default_choice(servers, image), s.config.courses)
+    sp.options_form = offer.form
+    sp.apply_user_options = offer.apply
 
 
 def _quota(c, s: Settings) -> None:

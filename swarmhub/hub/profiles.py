@@ -33,21 +33,24 @@ class Choice:
     cpu_reservation: float
 
 
+def default_choice(servers, default_image: str) -> Choice:
+    """The `servers` defaults as a choice: what a user gets when no profile is offered."""
+    return Choice(
+        name=DEFAULT,
+        display_name="Default",
+        description="",
+        image=default_image,
+        mem_limit=servers.mem_limit,
+        mem_reservation=servers.mem_reservation,
+        cpu_limit=servers.cpu_limit,
+        cpu_reservation=servers.cpu_reservation,
+    )
+
+
 def choices(servers, default_image: str) -> list[Choice]:
     """The choices a user has, first one the default. `servers` is a ServersConfig."""
     if not servers.profiles:
-        return [
-            Choice(
-                name=DEFAULT,
-                display_name="Default",
-                description="",
-                image=default_image,
-                mem_limit=servers.mem_limit,
-                mem_reservation=servers.mem_reservation,
-                cpu_limit=servers.cpu_limit,
-                cpu_reservation=servers.cpu_reservation,
-            )
-        ]
+        return [default_choice(servers, default_image)]
     out = []
     for p in servers.profiles:
         mem_limit = p.mem_limit if p.mem_limit is not None else servers.mem_limit
@@ -117,11 +120,55 @@ def from_form(formdata: dict) -> dict:
 
 
 def applier(available: list[Choice]) -> Callable:
-    """A `Spawner.apply_user_options` hook that applies the chosen profile or refuses."""
+    """A `Spawner.apply_user_options` hook that applies the chosen profile or refuses
+    (the same list for everyone: no courses)."""
+    return Offer(available, available[0]).apply
 
-    def apply(spawner, user_options: dict) -> None:
+
+class Offer:
+    """What each user may pick, decided at their spawn from their course groups.
+
+    A student of a course that applies sees its profiles (and the ones no course
+    names); a user in no such course sees the default offer. The hook also gives
+    the server its course folders (swarmhub.hub.courses.mounts) and, during an
+    exam window of the student's course, reserves the whole limit so no exam
+    server is squeezed by a neighbour.
+    """
+
+    def __init__(self, available: list[Choice], fallback: Choice, courses=(), clock=None):
+        from swarmhub.config.courses import utcnow
+
+        self.available = available
+        self.fallback = fallback
+        self.courses = list(courses)
+        self.clock = clock or utcnow
+
+    def membership(self, spawner, now):
+        from swarmhub.hub import courses
+
+        groups = {g.name for g in getattr(spawner.user, "groups", None) or []}
+        return courses.membership(self.courses, groups, now)
+
+    def for_membership(self, m) -> list[Choice]:
+        from swarmhub.hub import courses
+
+        if not self.courses:
+            return self.available
+        names = courses.offered([c.name for c in self.available], self.courses, m)
+        mine = [c for c in self.available if c.name in names]
+        return mine or [self.fallback]
+
+    def form(self, spawner) -> str:
+        """`Spawner.options_form`, per user."""
+        return form(self.for_membership(self.membership(spawner, self.clock())))
+
+    def apply(self, spawner, user_options: dict) -> None:
+        from swarmhub.hub import courses
+
+        now = self.clock()
+        m = self.membership(spawner, now)
         try:
-            choice = resolve(user_options, available)
+            choice = resolve(user_options, self.for_membership(m))
         except ValueError as e:
             err = web.HTTPError(400, str(e))
             err.jupyterhub_message = str(e)
@@ -131,6 +178,20 @@ def applier(available: list[Choice]) -> Callable:
         spawner.mem_guarantee = choice.mem_reservation
         spawner.cpu_limit = choice.cpu_limit
         spawner.cpu_guarantee = choice.cpu_reservation
-        spawner.log.info("%s: profile %s (%s)", spawner.user.name, choice.name, choice.image)
-
-    return apply
+        exam = courses.exam_now(m, now) if self.courses else None
+        if exam is not None:
+            # An exam's server gets what it may use set aside: guarantee = limit.
+            spawner.mem_guarantee = choice.mem_limit
+            spawner.cpu_guarantee = choice.cpu_limit
+        if hasattr(spawner, "course_mounts"):
+            spawner.course = courses.course_for(m, choice.name)
+            spawner.course_mounts = courses.mounts(
+                spawner.courses_host_dir, spawner.notebook_dir, spawner.user.name, m
+            )
+        spawner.log.info(
+            "%s: profile %s (%s)%s",
+            spawner.user.name,
+            choice.name,
+            choice.image,
+            f", exam of {exam.name}: reservation = limit" if exam else "",
+        )

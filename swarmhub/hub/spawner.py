@@ -14,7 +14,8 @@
   (403; the spawn page shows the message), one over the soft limit is warned
   in the spawn's progress events;
 - profiles (swarmhub.hub.profiles) are applied by the `apply_user_options`
-  hook that hubconfig sets, before anything here runs.
+  hook that hubconfig sets, before anything here runs; so are a course's
+  folders (`course_mounts`), which are made here before the server starts.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pprint import pformat
 from docker.types import RestartPolicy
 from dockerspawner import SwarmSpawner
 from tornado import web
-from traitlets import Any, Bool, Float, Int, Unicode, default
+from traitlets import Any, Bool, Dict, Float, Int, Unicode, default
 
 from swarmhub.hub import events
 from swarmhub.swarm import labels
@@ -58,6 +59,12 @@ class SwarmhubSpawner(SwarmSpawner):
     slow_answer = Float(
         10.0, config=True, help="Seconds without an answer before the spawn page says why."
     )
+    courses_host_dir = Unicode(
+        "", config=True, help="The course areas as every node sees them (beside the homes)."
+    )
+    # Set at each spawn by the profile hook (swarmhub.hub.profiles.Offer.apply).
+    course_mounts = Dict(help="This spawn's course folders: {host path: {bind, mode}}.")
+    course = Unicode("", help="The course this spawn counts for; empty for none.")
 
     _quota_verdict = None  # this spawn's verdict, for progress()
     _quota_checked = False
@@ -148,9 +155,16 @@ class SwarmhubSpawner(SwarmSpawner):
         finally:
             client.close()
 
+    @property
+    def volume_binds(self):
+        # The home and whatever is configured, then this spawn's course folders
+        # (read-only ones stay read-only: the mount is the permission).
+        return {**super().volume_binds, **self.course_mounts}
+
     async def create_object(self):
         try:
             self._ensure_home()
+            self._ensure_course_dirs()
             self._refuse_over_quota()
             node_id = await self._wait_for_room() if self.pack else None
         finally:
@@ -265,6 +279,42 @@ class SwarmhubSpawner(SwarmSpawner):
         if not os.path.isdir(home):
             os.makedirs(home, mode=0o750, exist_ok=True)
             os.chown(home, self.home_uid, self.home_uid)
+
+    def _ensure_course_dirs(self) -> None:
+        """Make this spawn's course folders (and their mount points in the home)
+        owned by the notebook user: a bind mount of a missing path fails."""
+        from swarmhub.config.courses import AREA_DIR
+
+        root = self.courses_host_dir.rstrip("/")
+        if self.course_mounts:
+            os.makedirs(os.path.join(self.homes_hub_dir, AREA_DIR), mode=0o755, exist_ok=True)
+        home_inside = (self.notebook_dir or "").rstrip("/")
+        for source, bind in self.course_mounts.items():
+            if root and source.startswith(root + "/"):
+                base = os.path.join(self.homes_hub_dir, AREA_DIR)
+                self._make_dirs(base, source[len(root) + 1 :])
+            target = bind["bind"]
+            if home_inside and target.startswith(home_inside + "/"):
+                self._make_dirs(self._home(), target[len(home_inside) + 1 :])
+
+    def _make_dirs(self, base: str, relative: str) -> None:
+        path = base
+        for part in [p for p in relative.split("/") if p]:
+            if part in (".", ".."):
+                raise ValueError(f"unexpected path component in {relative!r}")
+            path = os.path.join(path, part)
+            if os.path.isdir(path):
+                continue
+            try:
+                os.makedirs(path, mode=0o755, exist_ok=True)
+                os.chown(path, self.home_uid, self.home_uid)
+            except OSError as exc:
+                # e.g. a file the student made where the folder's mount point goes.
+                shown = os.path.relpath(path, self.homes_hub_dir)
+                self._refuse(
+                    f"Your server cannot start: the course folder {shown} cannot be made "
+                    f"({exc.strerror}). Move away any file of that name, or ask your instructor."
+                )
 
     def _refuse_over_quota(self) -> None:
         from swarmhub.hub import quota

@@ -71,7 +71,8 @@ def image_hash(cfg: Config, name: str) -> str:
         items += _files(REPO, _PACKAGE_GLOBS)
         items += _files(REPO, ["pyproject.toml"])
     else:
-        items.append(("pins", json.dumps(versions.NOTEBOOK_PACKAGES).encode()))
+        pins = [versions.NOTEBOOK_PACKAGES, versions.NOTEBOOK_DEBIAN_PACKAGES]
+        items.append(("pins", json.dumps(pins).encode()))
     return _digest(items)
 
 
@@ -199,6 +200,7 @@ def _build(cfg: Config, name: str, image: str, base: str) -> None:
             build_args["DEBIAN_PACKAGES"] = " ".join(versions.HUB_DEBIAN_PACKAGES)
         else:
             build_args["PIP_PACKAGES"] = " ".join(versions.NOTEBOOK_PACKAGES)
+            build_args["DEBIAN_PACKAGES"] = " ".join(versions.NOTEBOOK_DEBIAN_PACKAGES)
         args = [engine.build_cli(), "build", "--progress", "plain", "--network", "host"]
         ca = _ca_bundle()
         args += ["--secret", f"id=pip-ca,src={ca}"]

@@ -22,6 +22,14 @@ class Paths:
     homes: Path
 
     @property
+    def courses(self) -> Path:
+        """Each course's area (shared/, the nbgrader exchange): beside the homes, on
+        the same storage, in a directory no user can be named (the hub makes it)."""
+        from swarmhub.config.courses import AREA_DIR
+
+        return self.homes / AREA_DIR
+
+    @property
     def images_file(self) -> Path:
         """What the last bake built: {"hub": tag, "notebook": tag}."""
         return self.state / "images.json"
