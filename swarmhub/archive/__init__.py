@@ -19,21 +19,29 @@ from swarmhub.errors import SwarmhubError
 
 
 def course_users(cfg, course: str, users: str | None, roster: str | None) -> list[str]:
-    """Who is in `course`: THE place to wire the `courses:` config section.
-
-    Until it lands: `--users a,b,c`, or a roster file (one user a line, or a
-    CSV whose first column is the user name; a header row named username,
-    user, name or login is skipped).
+    """Who is in `course`: `--users a,b,c`, a roster file, or else the course's
+    own roster in swarmhub.yaml (its user names; a GitHub team cannot be read
+    from here, so a course of teams needs --users or --roster).
     """
     if users:
         names = [u.strip() for u in users.split(",") if u.strip()]
     elif roster:
         names = _roster(Path(roster))
     else:
-        raise SwarmhubError(
-            f"archive --course {course}: say who is in it with --users a,b,c or --roster FILE "
-            "(the courses section of swarmhub.yaml is not there yet)"
-        )
+        known = {c.name: c for c in getattr(cfg, "courses", [])}
+        if course not in known:
+            raise SwarmhubError(
+                f"archive --course {course}: no course of that name in swarmhub.yaml "
+                f"(courses: {', '.join(known) or 'none'}); or say who with --users a,b,c "
+                "or --roster FILE"
+            )
+        names = known[course].users()
+        if known[course].teams():
+            raise SwarmhubError(
+                f"archive --course {course}: its roster names GitHub teams "
+                f"({', '.join(known[course].teams())}), which cannot be read from here; "
+                "say who with --users a,b,c or --roster FILE"
+            )
     bad = [n for n in names if not n or "/" in n or n in (".", "..") or n.startswith(".")]
     if bad:
         raise SwarmhubError(f"not a user name: {bad[0]!r}")

@@ -82,9 +82,8 @@ def configure(idle_timeout: float | None) -> None:
 def course_of(spawner) -> str | None:
     """The course a server belongs to: THE place to wire the courses config.
 
-    Today: a `course` attribute on the spawner (set by whatever applies the
-    course's profile), else `user_options["course"]`, else none. When the
-    `courses:` section lands, look the user (and profile) up there instead.
+    The spawner's `course` (set at each spawn from the `courses:` section,
+    swarmhub.hub.courses), else `user_options["course"]`, else none.
     """
     course = getattr(spawner, "course", "") or (_options(spawner).get("course") or "")
     return str(course) or None

@@ -7,7 +7,7 @@ import sys
 
 from swarmhub.config.courses import AREA_DIR
 from swarmhub.config.courses import utcnow as courses_now
-from swarmhub.hub import auth, courses, profiles, quota
+from swarmhub.hub import auth, courses, events, profiles, quota
 from swarmhub.hub.settings import Settings, load, secret
 from swarmhub.swarm.specs import (
     AUTOSCALER_PORT,
@@ -100,6 +100,8 @@ def configure(c, settings: Settings | None = None) -> None:
     sp.autoscaling = cfg.autoscaler.enabled
     sp.max_nodes = cfg.autoscaler.max_nodes
     timeout = cfg.servers.idle_timeout
+    # The hub's records for `report` tell a culled server from a stopped one.
+    events.configure(timeout)
     if timeout:
         # The culler reads each server's last_activity, which jupyterhub-singleuser
         # pushes every JUPYTERHUB_ACTIVITY_INTERVAL (default 300 s): report at least

@@ -203,3 +203,27 @@ def test_on_aws_the_homes_and_the_bucket_must_be_named(site):
         archiving.archive(cfg, "aws", course="intro", users="ada")
     with pytest.raises(SwarmhubError, match="s3://bucket/prefix"):
         archiving.archive(cfg, "aws", course="intro", users="ada", homes="/tmp")
+
+
+def test_without_users_the_course_roster_of_the_config_decides():
+    from swarmhub.config import parse_config
+
+    cfg = parse_config(
+        {
+            "courses": [
+                {"name": "intro", "roster": ["ada", "bob"], "start": "2026-09-01",
+                 "end": "2026-12-20"},
+                {"name": "teams", "roster": ["uni:students", "cy"], "start": "2026-09-01",
+                 "end": "2026-12-20"},
+            ],
+            "hub": {"auth": {"kind": "github", "admin_users": ["ada"], "github": {"client_id": "x",
+                                                          "allowed_users": ["ada"]}}},
+        },
+        "t",
+    )  # fmt: skip
+    assert archiving.course_users(cfg, "intro", None, None) == ["ada", "bob"]
+    with pytest.raises(SwarmhubError, match="no course of that name.*courses: intro, teams"):
+        archiving.course_users(cfg, "nope", None, None)
+    with pytest.raises(SwarmhubError, match="GitHub teams \\(uni:students\\)"):
+        archiving.course_users(cfg, "teams", None, None)
+    assert archiving.course_users(cfg, "teams", "cy,dee", None) == ["cy", "dee"]
