@@ -204,8 +204,23 @@ MANAGER_ENV = {
 }
 
 
-def run_manager_up(tmp_path, *, swarm="inactive", control="true", mounted="0", **env):
+HUB_ID = "sha256:" + "a" * 64
+NOTEBOOK_ID = "sha256:" + "b" * 64
+
+
+def run_manager_up(
+    tmp_path, *, swarm="inactive", control="true", mounted="0", engine_hub_id=HUB_ID, **env
+):
     stdin_log = tmp_path / "stdin.log"
+    images_json = tmp_path / "images.json"
+    images_json.write_text(
+        json.dumps(
+            {
+                "hub": {"ref": MANAGER_ENV["SWARMHUB_HUB_IMAGE"], "id": HUB_ID},
+                "notebook": {"ref": MANAGER_ENV["SWARMHUB_NOTEBOOK_IMAGE"], "id": NOTEBOOK_ID},
+            }
+        )
+    )
     bindir, log = fake_tools(
         tmp_path,
         {
@@ -216,6 +231,8 @@ def run_manager_up(tmp_path, *, swarm="inactive", control="true", mounted="0", *
                 f"  *LocalNodeState*) echo {swarm} ;;\n"
                 f"  *ControlAvailable*) echo {control} ;;\n"
                 "  'swarm join-token -q worker') echo SWMTKN-1-faketoken ;;\n"
+                f"  *image\\ inspect*/hub:*) echo {engine_hub_id} ;;\n"
+                f"  *image\\ inspect*/notebook:*) echo {NOTEBOOK_ID} ;;\n"
                 f'  run\\ *) {{ echo "docker-run-stdin: $(cat)"; }} >> "{stdin_log}" ;;\n'
                 "esac"
             ),
@@ -229,7 +246,16 @@ def run_manager_up(tmp_path, *, swarm="inactive", control="true", mounted="0", *
             ),
         },
     )
-    result = run_script(MANAGER_UP, bindir, {**MANAGER_ENV, "SWARMHUB_WAIT_SECONDS": "10", **env})
+    result = run_script(
+        MANAGER_UP,
+        bindir,
+        {
+            **MANAGER_ENV,
+            "SWARMHUB_WAIT_SECONDS": "10",
+            "SWARMHUB_IMAGES_JSON": str(images_json),
+            **env,
+        },
+    )
     stdin = stdin_log.read_text().splitlines() if stdin_log.exists() else []
     return result, calls(log), stdin
 
@@ -241,6 +267,9 @@ def test_manager_up_inits_the_swarm_publishes_the_token_and_runs_manager_up(tmp_
     assert made == [
         "mountpoint -q /var/lib/swarmhub",
         "mountpoint -q /var/lib/docker/swarm",
+        # The baked images, checked by id before anything runs.
+        f"docker image inspect --format {{{{.Id}}}} {image}",
+        f"docker image inspect --format {{{{.Id}}}} {MANAGER_ENV['SWARMHUB_NOTEBOOK_IMAGE']}",
         "docker info --format {{.Swarm.LocalNodeState}}",
         "docker swarm init --advertise-addr 10.40.0.10 --listen-addr 10.40.0.10:2377 "
         "--default-addr-pool 10.128.0.0/12 --default-addr-pool-mask-length 20",
@@ -255,11 +284,11 @@ def test_manager_up_inits_the_swarm_publishes_the_token_and_runs_manager_up(tmp_
         "--volume /var/run/docker.sock:/var/run/docker.sock "
         "--volume /var/lib/swarmhub:/var/lib/swarmhub "
         "--volume /etc/swarmhub/hub-config.json:/etc/swarmhub/hub-config.json:ro "
-        f"{image} python3 -m swarmhub.aws.manager_up "
+        f"{HUB_ID} python3 -m swarmhub.aws.manager_up "
         "--config /etc/swarmhub/hub-config.json --state-dir /var/lib/swarmhub "
         "--homes-host-dir /srv/swarmhub/efs/home --public-url http://203.0.113.7/ --domain  "
         "--asg-name swarmhub-workers --region eu-west-1 "
-        f"--hub-image {image} --notebook-image {MANAGER_ENV['SWARMHUB_NOTEBOOK_IMAGE']} "
+        f"--hub-image {HUB_ID} --notebook-image {NOTEBOOK_ID} "
         # Where user servers reach the hub: the manager's own fixed address.
         "--private-address 10.40.0.10 --github-secret-stdin",
     ]
@@ -285,6 +314,14 @@ def test_manager_up_refuses_a_swarm_it_does_not_manage(tmp_path):
     result, made, _ = run_manager_up(tmp_path, swarm="active", control="false")
     assert result.returncode == 1
     assert not any(c.startswith(("aws", "docker run", "docker swarm")) for c in made)
+
+
+def test_manager_up_refuses_a_hub_image_that_is_not_the_baked_one(tmp_path):
+    other = "sha256:" + "c" * 64
+    result, made, _ = run_manager_up(tmp_path, engine_hub_id=other)
+    assert result.returncode == 1
+    assert f"is {other} in the engine, the AMI was baked with {HUB_ID}" in result.stderr
+    assert not any(c.startswith(("aws", "docker run", "docker swarm", "docker info")) for c in made)
 
 
 def test_manager_up_never_inits_a_swarm_off_the_state_volume(tmp_path):

@@ -35,7 +35,11 @@ default['swarmhub']['efs']['timeout'] = 60
 default['swarmhub']['engine_label']['script'] = '/usr/local/sbin/swarmhub-engine-label'
 
 # Container images pre-loaded into the engine, so a node never pulls on the
-# way to capacity. The bake sets them from aws.ami.notebook_image/hub_image.
+# way to capacity. By default the local bake's, as `docker save` archives the
+# bake uploads ([{name, ref, id, file, sha256}], checked before and after
+# `docker load`); images an operator names in a registry of theirs
+# (aws.ami.notebook_image/hub_image) are pulled instead (preload).
+default['swarmhub']['images']['archives'] = []
 default['swarmhub']['images']['preload'] = []
 # Which of them is the hub and which the notebook image (the manager runs the
 # hub from it). Unset: the bake's order, [notebook_image, hub_image].
