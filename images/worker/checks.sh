@@ -72,7 +72,9 @@ ok "EFS mount helper and unit present"
 command -v certbot >/dev/null 2>&1 || fail "certbot missing (the hub's certificate)"
 [ -x /usr/local/sbin/swarmhub-manager-up ] || fail "/usr/local/sbin/swarmhub-manager-up missing"
 [ -s /etc/swarmhub/images.env ] || fail "/etc/swarmhub/images.env missing"
-for unit in swarmhub-hub.service swarmhub-lifecycle.service; do
+[ -x /usr/local/sbin/swarmhub-aws-credentials ] || fail "/usr/local/sbin/swarmhub-aws-credentials missing"
+for unit in swarmhub-hub.service swarmhub-lifecycle.service \
+  swarmhub-aws-credentials.service swarmhub-aws-credentials.timer; do
   state="$(systemctl is-enabled "$unit" 2>/dev/null || true)"
   [ "$state" = disabled ] || fail "$unit is '$state', want disabled"
 done

@@ -115,7 +115,7 @@ def service_specs(m: Manager, settings_text: str, cfg: Config) -> tuple[dict, di
     cert = tls.paths(m.hub_state)[1]
     if m.domain and cert.exists():
         proxy_env["SWARMHUB_TLS_HASH"] = hashlib.sha256(cert.read_bytes()).hexdigest()[:16]
-    return services.specs(
+    proxy, hub = services.specs(
         image=m.hub_image,
         hub_state=m.hub_state,
         homes=m.homes_host_dir,
@@ -123,10 +123,32 @@ def service_specs(m: Manager, settings_text: str, cfg: Config) -> tuple[dict, di
         # On the role's interface (the hub security group).
         port=443 if m.domain else 80,
         hub_secrets=secrets.hub_secrets(cfg),
-        # The hub's services (autoscaler) use the manager's role through IMDS.
         env={"AWS_DEFAULT_REGION": m.region},
         proxy_env=proxy_env,
     )
+    return proxy, with_role_credentials(hub)
+
+
+# Where the host's swarmhub-aws-credentials writes the manager role's
+# credentials, and where the hub sees them (decision 0014).
+CREDENTIALS_DIR = "/run/swarmhub/aws"
+CREDENTIALS_MOUNT = "/etc/swarmhub/aws"
+
+
+def with_role_credentials(hub: dict) -> dict:
+    """The hub (its autoscaler) reads the manager role's credentials from the
+    host's file, read-only, through credential_process: IMDS answers one hop
+    only, so no container, the internet-facing proxy included, reaches it."""
+    return {
+        **hub,
+        "mounts": [*hub["mounts"], f"{CREDENTIALS_DIR}:{CREDENTIALS_MOUNT}:ro"],
+        "env": {
+            **hub["env"],
+            "AWS_CONFIG_FILE": f"{CREDENTIALS_MOUNT}/config",
+            # No 1 s IMDS probe that cannot answer from here.
+            "AWS_EC2_METADATA_DISABLED": "true",
+        },
+    }
 
 
 # --------------------------------------------------------------------------- files

@@ -39,6 +39,16 @@ ENGINE_LABEL = FILES / "swarmhub-engine-label"
 EFS_MOUNT = FILES / "swarmhub-efs-mount"
 MANAGER_UP = FILES / "swarmhub-manager-up"
 INSTANCE = "i-0123456789abcdef0"
+AWS_CREDENTIALS = FILES / "swarmhub-aws-credentials"
+ROLE_CREDENTIALS = {
+    "Code": "Success",
+    "Type": "AWS-HMAC",
+    "AccessKeyId": "ASIAFAKEKEY",
+    "SecretAccessKey": "fake-secret-key",
+    "Token": "fake-session-token",
+    "Expiration": "2026-12-01T20:00:00Z",
+    "LastUpdated": "2026-12-01T14:00:00Z",
+}
 TOKEN = "imds-token-1"
 
 
@@ -59,6 +69,10 @@ class _Imds(BaseHTTPRequestHandler):
             return self._answer(401, "")
         if self.path == "/latest/meta-data/instance-id":
             return self._answer(200, INSTANCE)
+        if self.path == "/latest/meta-data/iam/security-credentials/":
+            return self._answer(200, "swarmhub-manager")
+        if self.path == "/latest/meta-data/iam/security-credentials/swarmhub-manager":
+            return self._answer(200, json.dumps(ROLE_CREDENTIALS))
         return self._answer(404, "")
 
     def _answer(self, code: int, body: str) -> None:
@@ -153,6 +167,68 @@ def run_efs(tmp_path, env, *, mount_rc: str = "0", mounted: str = "1"):
         {"mount": f"exit {mount_rc}", "mountpoint": f"exit {mounted}", "sleep": "exit 0"},
     )
     return run_script(EFS_MOUNT, bindir, env), calls(log)
+
+
+def run_aws_credentials(imds_url: str, out: Path, attempts: int = 2):
+    return subprocess.run(
+        [str(AWS_CREDENTIALS)],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SWARMHUB_IMDS_URL": imds_url,
+            "SWARMHUB_AWS_CREDENTIALS_DIR": str(out),
+            "SWARMHUB_IMDS_ATTEMPTS": str(attempts),
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_role_credentials_reach_a_file_botocore_reads_through_credential_process(
+    imds, tmp_path, monkeypatch
+):
+    out = tmp_path / "aws"
+    result = run_aws_credentials(imds, out)
+    assert result.returncode == 0, result.stderr
+    assert "fake-secret-key" not in result.stdout + result.stderr
+    creds = out / "credentials.json"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    assert json.loads(creds.read_text()) == {
+        "Version": 1,
+        "AccessKeyId": "ASIAFAKEKEY",
+        "SecretAccessKey": "fake-secret-key",
+        "SessionToken": "fake-session-token",
+        "Expiration": "2026-12-01T20:00:00Z",
+    }
+    config = (out / "config").read_text()
+    assert config == "[default]\ncredential_process = /bin/cat /etc/swarmhub/aws/credentials.json\n"
+    # botocore, as in the hub container: the config's process, refreshable by Expiration.
+    import botocore.session
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    (tmp_path / "config").write_text(config.replace("/etc/swarmhub/aws", str(out)))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    got = botocore.session.Session().get_credentials()
+    assert got.method == "custom-process"
+    assert got.get_frozen_credentials().access_key == "ASIAFAKEKEY"
+    assert got._expiry_time is not None  # refreshed by Expiration, not held forever
+    # Unchanged: not rewritten.
+    before = creds.stat().st_mtime_ns
+    assert run_aws_credentials(imds, out).returncode == 0
+    assert creds.stat().st_mtime_ns == before
+
+
+def test_role_credentials_without_imds_fail_and_write_nothing(tmp_path):
+    out = tmp_path / "aws"
+    result = run_aws_credentials("http://127.0.0.1:9", out, attempts=1)
+    assert result.returncode == 1
+    assert "no role credentials" in result.stderr
+    assert not out.exists()
 
 
 def test_efs_mount_uses_the_tls_and_iam_helper(tmp_path):
@@ -418,6 +494,11 @@ def test_manager_up_makes_settings_secrets_network_and_services_once(tmp_path):
     assert f"{m.hub_state}:/srv/jupyterhub:rw" in hub.kwargs["mounts"]
     assert "/srv/swarmhub/efs/home:/homes:rw" in hub.kwargs["mounts"]
     assert "AWS_DEFAULT_REGION=eu-west-1" in hub.kwargs["env"]
+    # IMDS answers one hop: the hub alone mounts the role's credentials, read-only.
+    assert "/run/swarmhub/aws:/etc/swarmhub/aws:ro" in hub.kwargs["mounts"]
+    assert "AWS_CONFIG_FILE=/etc/swarmhub/aws/config" in hub.kwargs["env"]
+    assert not any("/run/swarmhub/aws" in mount for mount in proxy.kwargs["mounts"])
+    assert not any(e.startswith("AWS_CONFIG_FILE") for e in proxy.kwargs["env"])
 
     # Re-running (every boot, every renewal) changes nothing.
     before = list(client.created)

@@ -297,8 +297,16 @@ def test_engine_label_and_efs_units_come_before_docker_and_never_block_the_join(
 def test_manager_units_are_disabled_and_read_the_env_user_data_writes():
     templates = COOKBOOKS / "swarmhub_worker" / "templates"
     manager = (COOKBOOKS / "swarmhub_worker" / "recipes" / "manager.rb").read_text()
-    assert "%w(swarmhub-hub.service swarmhub-lifecycle.service).each" in manager
-    assert "action :disable" in manager
+    disabled = re.search(
+        r"%w\(([^)]*)\)\.each do \|unit\|\s*service unit do\s*action :disable", manager
+    )
+    assert disabled, "the manager's units are disabled in the image"
+    assert set(disabled.group(1).split()) == {
+        "swarmhub-hub.service",
+        "swarmhub-lifecycle.service",
+        "swarmhub-aws-credentials.service",
+        "swarmhub-aws-credentials.timer",
+    }
     for unit in ("swarmhub-hub.service.erb", "swarmhub-lifecycle.service.erb"):
         text = (templates / unit).read_text()
         assert "EnvironmentFile=<%= @env_file %>" in text

@@ -63,3 +63,7 @@ default['swarmhub']['manager']['script'] = '/usr/local/sbin/swarmhub-manager-up'
 default['swarmhub']['manager']['env_file'] = '/etc/swarmhub/manager.env'
 default['swarmhub']['manager']['images_env'] = '/etc/swarmhub/images.env'
 default['swarmhub']['manager']['hub_config'] = '/etc/swarmhub/hub-config.json'
+# The role's credentials for the hub's containers (IMDS hop limit 1 on the
+# manager): written on the host, mounted read-only by the hub and the handler.
+default['swarmhub']['manager']['credentials_script'] = '/usr/local/sbin/swarmhub-aws-credentials'
+default['swarmhub']['manager']['credentials_dir'] = '/run/swarmhub/aws'

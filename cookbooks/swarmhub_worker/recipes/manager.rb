@@ -60,12 +60,30 @@ template '/etc/systemd/system/swarmhub-lifecycle.service' do
   variables(
     env_file: manager['env_file'],
     images_env: manager['images_env'],
-    hub_config: manager['hub_config']
+    hub_config: manager['hub_config'],
+    credentials_dir: manager['credentials_dir']
   )
   notifies :run, 'execute[systemctl daemon-reload]', :immediately
 end
 
-%w(swarmhub-hub.service swarmhub-lifecycle.service).each do |unit|
+# IMDS answers one hop on the manager: the hub's containers get the role's
+# credentials from a file this host-side unit keeps fresh.
+cookbook_file manager['credentials_script'] do
+  source 'swarmhub-aws-credentials'
+  mode '0755'
+end
+
+%w(service timer).each do |kind|
+  template "/etc/systemd/system/swarmhub-aws-credentials.#{kind}" do
+    source "swarmhub-aws-credentials.#{kind}.erb"
+    mode '0644'
+    variables(script: manager['credentials_script'])
+    notifies :run, 'execute[systemctl daemon-reload]', :immediately
+  end
+end
+
+%w(swarmhub-hub.service swarmhub-lifecycle.service
+   swarmhub-aws-credentials.service swarmhub-aws-credentials.timer).each do |unit|
   service unit do
     action :disable
   end
