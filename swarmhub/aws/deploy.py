@@ -125,6 +125,9 @@ def render_tfvars(cfg, amis: dict[str, str], *, running: bool = True) -> dict:
         "public_subnet_ids": list(fleet.public_subnet_ids),
         "private_subnet_ids": list(fleet.private_subnet_ids),
         "tags": dict(fleet.tags),
+        # A worker retries its EFS mount and join as long as the lifecycle
+        # handler would still admit it (it ABANDONs after launch_timeout).
+        "worker_boot_deadline_seconds": cfg.lifecycle.launch_timeout,
         # The validated config holds no secret (secrets are never in the model).
         "hub_config": json.dumps(cfg.model_dump(mode="json"), sort_keys=True),
     }

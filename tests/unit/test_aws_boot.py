@@ -161,12 +161,20 @@ def test_the_baked_daemon_json_has_no_labels_so_the_boot_unit_is_their_one_write
 # ------------------------------------------------------------------ EFS mount
 
 
-def run_efs(tmp_path, env, *, mount_rc: str = "0", mounted: str = "1"):
+def run_efs(tmp_path, env, *, mount_rc: str = "0", mounted: str = "1", uptime: int = 40):
+    # The clock is the uptime file: a fake `sleep N` moves it on by N seconds.
+    clock = tmp_path / "uptime"
+    clock.write_text(f"{uptime}.25 80.00\n")
     bindir, log = fake_tools(
         tmp_path,
-        {"mount": f"exit {mount_rc}", "mountpoint": f"exit {mounted}", "sleep": "exit 0"},
+        {
+            "mount": f"exit {mount_rc}",
+            "mountpoint": f"exit {mounted}",
+            "sleep": f'awk -v n="$1" \'{{printf "%d.25 80.00\\n", $1 + n}}\' "{clock}" > '
+            f'"{clock}.new" && mv "{clock}.new" "{clock}"',
+        },
     )
-    return run_script(EFS_MOUNT, bindir, env), calls(log)
+    return run_script(EFS_MOUNT, bindir, {"SWARMHUB_UPTIME_FILE": str(clock), **env}), calls(log)
 
 
 def run_aws_credentials(imds_url: str, out: Path, attempts: int = 2):
@@ -250,15 +258,85 @@ def test_efs_mount_does_nothing_when_mounted_or_without_a_file_system(tmp_path):
     assert result.returncode == 0 and made == []
 
 
-def test_efs_mount_gives_up_after_its_attempts(tmp_path):
+def test_efs_mount_retries_until_the_boot_deadline_then_gives_up(tmp_path):
+    """A fresh deployment's mount targets take minutes: the mount keeps trying
+    until the lifecycle handler's deadline, not for ~30 s."""
     mnt = tmp_path / "efs"
     env = {"SWARMHUB_EFS_ID": "fs-0abc", "SWARMHUB_EFS_MOUNT": str(mnt)}
-    result, made = run_efs(tmp_path, {**env, "SWARMHUB_EFS_ATTEMPTS": "3"}, mount_rc="32")
+    result, made = run_efs(tmp_path, {**env, "SWARMHUB_BOOT_DEADLINE": "600"}, mount_rc="32")
     assert result.returncode == 1
-    assert [c for c in made if c.startswith("mount ")] == [
-        f"mount -t efs -o tls,iam,_netdev fs-0abc:/ {mnt}"
-    ] * 3
-    assert "after 3 attempts" in result.stderr
+    mounts = [c for c in made if c.startswith("mount ")]
+    sleeps = [c for c in made if c.startswith("sleep ")]
+    # From 40 s after boot, every 5 s, until 600 s after boot.
+    assert len(mounts) == (600 - 40) // 5 + 1
+    assert set(sleeps) == {"sleep 5"}
+    assert "by 600s after boot" in result.stderr
+    assert (tmp_path / "uptime").read_text().startswith("600.")
+
+
+def test_efs_mount_defaults_to_the_handlers_launch_timeout(tmp_path):
+    mnt = tmp_path / "efs"
+    env = {"SWARMHUB_EFS_ID": "fs-0abc", "SWARMHUB_EFS_MOUNT": str(mnt)}
+    result, made = run_efs(tmp_path, env, mount_rc="32", uptime=590)
+    assert result.returncode == 1
+    assert len([c for c in made if c.startswith("mount ")]) == 3  # 590, 595, 600
+
+
+JOIN_UNTIL = FILES / "swarmhub-join-until"
+
+
+def run_join_until(tmp_path, uptime: int, deadline: str | None, script_body: str = "exit 0"):
+    clock = tmp_path / "uptime"
+    clock.write_text(f"{uptime}.50 10.00\n")
+    bindir, log = fake_tools(
+        tmp_path,
+        {
+            "timeout": 'shift 2; echo "attempts=$SWARMHUB_JOIN_ATTEMPTS" >> "$0.env"; exec "$@"',
+            "join": script_body,
+        },
+    )
+    env = {
+        "SWARMHUB_UPTIME_FILE": str(clock),
+        "SWARMHUB_JOIN_SCRIPT": str(bindir / "join"),
+    }
+    if deadline is not None:
+        env["SWARMHUB_BOOT_DEADLINE"] = deadline
+    result = run_script(JOIN_UNTIL, bindir, env)
+    return result, calls(log)
+
+
+@pytest.mark.parametrize(
+    ("uptime", "deadline", "left"),
+    [(70, None, 530), (100, "1800", 1700), (900, "600", 30)],
+)
+def test_the_join_runs_until_the_boot_deadline(tmp_path, uptime, deadline, left):
+    result, made = run_join_until(tmp_path, uptime, deadline)
+    assert result.returncode == 0, result.stderr
+    assert made[0] == f"timeout --kill-after=10 {left} {tmp_path / 'bin' / 'join'}"
+    assert f"up to {left}s" in result.stderr
+
+
+def test_a_join_cut_by_the_deadline_says_so(tmp_path):
+    result, _ = run_join_until(tmp_path, 70, "600", script_body="exit 124")
+    assert result.returncode == 124
+    assert "giving up at the boot deadline" in result.stderr
+
+
+def test_join_and_mount_deadlines_are_the_handlers_launch_timeout():
+    """One number: lifecycle.launch_timeout -> tfvars -> join.env -> both scripts."""
+    from swarmhub.aws import deploy
+
+    cfg = parse_config(
+        {"aws": {"region": "eu-west-1"}, "lifecycle": {"launch_timeout": 1200}}, "x.yaml"
+    )
+    tfvars = deploy.render_tfvars(cfg, {"worker": "ami-0123456789abcdef0"})
+    assert tfvars["worker_boot_deadline_seconds"] == 1200
+    user_data = (REPO / "terraform/modules/workers/templates/user-data.sh.tftpl").read_text()
+    assert "SWARMHUB_BOOT_DEADLINE=${boot_deadline}" in user_data
+    root = (REPO / "terraform" / "main.tf").read_text()
+    assert re.search(r"boot_deadline_seconds\s+= var\.worker_boot_deadline_seconds", root)
+    unit = (REPO / "cookbooks/swarmhub_worker/templates/swarmhub-join.service.erb").read_text()
+    assert "ExecStart=<%= @wrapper %>" in unit
 
 
 # ------------------------------------------------------------------ swarmhub-manager-up

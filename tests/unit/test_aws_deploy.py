@@ -463,6 +463,7 @@ def test_worker_user_data_drives_the_same_join_script_as_the_local_pool(tmp_path
             "region": REGION,
             "efs_id": "fs-12345678",
             "efs_mount": "/srv/swarmhub/efs",
+            "boot_deadline": "600",
         },
     )
     env_text = user_data.split("<<'SWARMHUB_ENV'\n")[1].split("SWARMHUB_ENV\n")[0]
@@ -499,7 +500,10 @@ def test_the_worker_cookbook_runs_this_join_script_from_this_env_file():
     unit = (cookbook / "templates" / "swarmhub-join.service.erb").read_text()
     assert "['join']['script'] = '/usr/local/sbin/swarm-join.sh'" in attributes
     assert "['join']['env_file'] = '/etc/swarmhub/join.env'" in attributes
-    assert "EnvironmentFile=<%= @env_file %>" in unit and "ExecStart=<%= @script %>" in unit
+    assert "EnvironmentFile=<%= @env_file %>" in unit
+    # The script itself, run by the wrapper that bounds it by the boot deadline.
+    assert "ExecStart=<%= @wrapper %>" in unit
+    assert "SWARMHUB_JOIN_SCRIPT=<%= @script %>" in unit
     template = REPO / "terraform" / "modules" / "workers" / "templates" / "user-data.sh.tftpl"
     text = template.read_text()
     assert "cat > /etc/swarmhub/join.env" in text and "swarmhub-join.service" in text

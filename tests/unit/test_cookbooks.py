@@ -166,7 +166,9 @@ def test_join_script_is_the_repository_file(tmp_path):
 def test_join_unit_runs_the_script_from_the_env_file():
     unit = (COOKBOOKS / "swarmhub_worker/templates/swarmhub-join.service.erb").read_text()
     assert "EnvironmentFile=<%= @env_file %>" in unit
-    assert "ExecStart=<%= @script %>" in unit
+    # Through the wrapper that bounds it by the boot deadline.
+    assert "ExecStart=<%= @wrapper %>" in unit
+    assert "Environment=SWARMHUB_JOIN_SCRIPT=<%= @script %>" in unit
     assert "ConditionPathExists=<%= @env_file %>" in unit
     attributes = (COOKBOOKS / "swarmhub_worker/attributes/default.rb").read_text()
     assert "default['swarmhub']['join']['env_file'] = '/etc/swarmhub/join.env'" in attributes

@@ -25,9 +25,11 @@ default['swarmhub']['efs_utils']['build_packages'] = %w(binutils git)
 default['swarmhub']['efs_utils']['runtime_packages'] = %w(nfs-common stunnel4 openssl python3 util-linux)
 
 # The EFS mount at boot (reads SWARMHUB_EFS_ID/SWARMHUB_EFS_MOUNT from the
-# join env file); bounded so a bad mount never holds the join for long.
+# join env file); it retries until SWARMHUB_BOOT_DEADLINE seconds after boot
+# (the lifecycle handler's launch_timeout). The unit's timeout only backs
+# that up (the largest deadline Terraform accepts, 7200 s, plus a margin).
 default['swarmhub']['efs']['script'] = '/usr/local/sbin/swarmhub-efs-mount'
-default['swarmhub']['efs']['timeout'] = 60
+default['swarmhub']['efs']['timeout'] = 7300
 
 # The engine label swarmhub.instance-id=<EC2 instance id>, written into
 # daemon.json before dockerd starts (the autoscaler and lifecycle handler map
@@ -50,6 +52,11 @@ default['swarmhub']['images']['hub'] = nil
 # files/ by the bake), its unit, and the env file user-data writes.
 default['swarmhub']['join']['script'] = '/usr/local/sbin/swarm-join.sh'
 default['swarmhub']['join']['env_file'] = '/etc/swarmhub/join.env'
+# The join retries until SWARMHUB_BOOT_DEADLINE (join.env) seconds after boot
+# through this wrapper; the unit's own timeout only backs it up (the largest
+# deadline Terraform accepts, 7200 s, plus the mount's and a margin).
+default['swarmhub']['join']['wrapper'] = '/usr/local/sbin/swarmhub-join-until'
+default['swarmhub']['join']['timeout'] = 7500
 
 # Optional Chef enrollment after the join (never before it).
 default['swarmhub']['enroll']['script'] = '/usr/local/sbin/swarmhub-enroll'
