@@ -95,7 +95,7 @@ def imds():
     server.shutdown()
 
 
-def run_engine_label(imds_url: str, daemon_json: Path, attempts: int = 3):
+def run_engine_label(imds_url: str, daemon_json: Path, attempts: int = 3, images_json=None):
     return subprocess.run(
         [str(ENGINE_LABEL)],
         env={
@@ -103,6 +103,7 @@ def run_engine_label(imds_url: str, daemon_json: Path, attempts: int = 3):
             "SWARMHUB_IMDS_URL": imds_url,
             "SWARMHUB_DOCKER_DAEMON_JSON": str(daemon_json),
             "SWARMHUB_IMDS_ATTEMPTS": str(attempts),
+            "SWARMHUB_IMAGES_JSON": str(images_json or daemon_json.parent / "no-images.json"),
         },
         capture_output=True,
         text=True,
@@ -133,6 +134,32 @@ def test_engine_label_is_merged_into_daemon_json_and_keeps_every_other_key(imds,
     assert again.returncode == 0, again.stderr
     assert "already set" in again.stdout
     assert daemon_json.stat().st_mtime_ns == mtime
+
+
+def test_engine_label_names_the_baked_images_and_drops_stale_ones(imds, tmp_path):
+    from swarmhub.hub import placement
+
+    hub, notebook, old = ("sha256:" + c * 64 for c in "abc")
+    images_json = tmp_path / "images.json"
+    images_json.write_text(
+        json.dumps({"hub": {"ref": "h:1", "id": hub}, "notebook": {"ref": "n:1", "id": notebook}})
+    )
+    daemon_json = tmp_path / "daemon.json"
+    daemon_json.write_text(
+        json.dumps({"labels": ["team=data", f"{placement.image_label(old)}=true"]})
+    )
+    result = run_engine_label(imds, daemon_json, images_json=images_json)
+    assert result.returncode == 0, result.stderr
+    labels = json.loads(daemon_json.read_text())["labels"]
+    # The very label the spawner's placement constraint asks for.
+    assert labels == [
+        "team=data",
+        f"swarmhub.instance-id={INSTANCE}",
+        *sorted(f"{placement.image_label(i)}=true" for i in (hub, notebook)),
+    ]
+    assert placement.image_constraints(notebook) == [
+        f"engine.labels.{placement.image_label(notebook)}==true"
+    ]
 
 
 def test_engine_label_makes_daemon_json_when_there_is_none(imds, tmp_path):
