@@ -73,8 +73,10 @@ command -v certbot >/dev/null 2>&1 || fail "certbot missing (the hub's certifica
 [ -x /usr/local/sbin/swarmhub-manager-up ] || fail "/usr/local/sbin/swarmhub-manager-up missing"
 [ -s /etc/swarmhub/images.env ] || fail "/etc/swarmhub/images.env missing"
 [ -x /usr/local/sbin/swarmhub-aws-credentials ] || fail "/usr/local/sbin/swarmhub-aws-credentials missing"
+[ -x /usr/local/sbin/swarmhub-http-redirect ] || fail "/usr/local/sbin/swarmhub-http-redirect missing"
 for unit in swarmhub-hub.service swarmhub-lifecycle.service \
-  swarmhub-aws-credentials.service swarmhub-aws-credentials.timer; do
+  swarmhub-aws-credentials.service swarmhub-aws-credentials.timer \
+  swarmhub-http-redirect.service; do
   state="$(systemctl is-enabled "$unit" 2>/dev/null || true)"
   [ "$state" = disabled ] || fail "$unit is '$state', want disabled"
 done

@@ -758,3 +758,79 @@ def test_servers_reach_the_hub_at_the_managers_own_address(tmp_path):
     m = replace(manager(tmp_path), private_address="10.40.0.10")
     assert manager_up.runtime(m).hub_connect_url == "http://10.40.0.10:8081"
     assert manager_up.runtime(manager(tmp_path)).hub_connect_url == ""
+
+
+# ------------------------------------------------------------------ port 80 with a domain
+
+
+HTTP_REDIRECT = FILES / "swarmhub-http-redirect"
+
+
+@pytest.fixture
+def http_redirect(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    webroot = tmp_path / "acme"
+    proc = subprocess.Popen(
+        [str(HTTP_REDIRECT)],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SWARMHUB_DOMAIN": "hub.example.org",
+            "SWARMHUB_ACME_WEBROOT": str(webroot),
+            "SWARMHUB_HTTP_PORT": str(port),
+            "SWARMHUB_HTTP_ADDR": "127.0.0.1",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 10  # wait (bounded) for it to listen
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise AssertionError(
+                    f"swarmhub-http-redirect did not listen on {port} in 10 s"
+                ) from None
+            time.sleep(0.05)
+    yield port, webroot
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _http(port: int, method: str, path: str, host: str = "hub.example.org"):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request(method, path, headers={"Host": host})
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    return resp.status, resp.getheader("Location"), body
+
+
+def test_port_80_answers_acme_challenges_and_redirects_everything_else(http_redirect):
+    port, webroot = http_redirect
+    challenge = webroot / ".well-known" / "acme-challenge"
+    assert challenge.is_dir(), "made at start, for certbot --webroot"
+    (challenge / "tok-EN_1").write_text("tok-EN_1.thumbprint")
+    assert _http(port, "GET", "/.well-known/acme-challenge/tok-EN_1")[::2] == (
+        200,
+        b"tok-EN_1.thumbprint",
+    )
+    assert _http(port, "GET", "/.well-known/acme-challenge/missing")[0] == 404
+    assert _http(port, "GET", "/.well-known/acme-challenge/..%2f..%2fetc")[0] == 404
+    # Everything else goes to https on the domain, whatever Host the client sent.
+    assert _http(port, "GET", "/hub/login?next=%2Fhub%2F", host="evil.example")[:2] == (
+        301,
+        "https://hub.example.org/hub/login?next=%2Fhub%2F",
+    )
+    assert _http(port, "GET", "/")[:2] == (301, "https://hub.example.org/")
+    assert _http(port, "POST", "/hub/api")[:2] == (308, "https://hub.example.org/hub/api")

@@ -507,3 +507,21 @@ def test_the_worker_cookbook_runs_this_join_script_from_this_env_file():
     template = REPO / "terraform" / "modules" / "workers" / "templates" / "user-data.sh.tftpl"
     text = template.read_text()
     assert "cat > /etc/swarmhub/join.env" in text and "swarmhub-join.service" in text
+
+
+@pytest.mark.parametrize(
+    ("fleet", "says"),
+    [
+        ({}, False),
+        ({"domain": "hub.example.org", "letsencrypt_email": "ops@example.org"}, True),
+        ({"domain": "hub.example.org", "route53_zone_id": "Z0123456789ABC"}, False),
+    ],
+)
+def test_a_domain_without_route53_is_pointed_while_the_same_deploy_waits(fleet, says):
+    outputs = {"hub_url": "https://hub.example.org/", "hub_public_ip": "203.0.113.7"}
+    lines = deploy.dns_step(make_cfg(**fleet), outputs)
+    if not says:
+        assert lines == []
+        return
+    assert lines[0].startswith("now point hub.example.org at 203.0.113.7: an A record")
+    assert "waiting up to" in lines[1]

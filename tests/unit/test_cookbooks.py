@@ -308,6 +308,7 @@ def test_manager_units_are_disabled_and_read_the_env_user_data_writes():
         "swarmhub-lifecycle.service",
         "swarmhub-aws-credentials.service",
         "swarmhub-aws-credentials.timer",
+        "swarmhub-http-redirect.service",
     }
     for unit in ("swarmhub-hub.service.erb", "swarmhub-lifecycle.service.erb"):
         text = (templates / unit).read_text()

@@ -74,3 +74,6 @@ default['swarmhub']['manager']['hub_config'] = '/etc/swarmhub/hub-config.json'
 # manager): written on the host, mounted read-only by the hub and the handler.
 default['swarmhub']['manager']['credentials_script'] = '/usr/local/sbin/swarmhub-aws-credentials'
 default['swarmhub']['manager']['credentials_dir'] = '/run/swarmhub/aws'
+# Port 80 with a domain: ACME challenges (certbot --webroot) and the redirect.
+default['swarmhub']['manager']['http_script'] = '/usr/local/sbin/swarmhub-http-redirect'
+default['swarmhub']['manager']['acme_webroot'] = '/var/lib/swarmhub-acme'

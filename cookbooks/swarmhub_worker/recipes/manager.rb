@@ -82,7 +82,24 @@ end
   end
 end
 
-%w(swarmhub-hub.service swarmhub-lifecycle.service
+# Port 80 of a hub with a domain: ACME challenges and the redirect to https.
+cookbook_file manager['http_script'] do
+  source 'swarmhub-http-redirect'
+  mode '0755'
+end
+
+template '/etc/systemd/system/swarmhub-http-redirect.service' do
+  source 'swarmhub-http-redirect.service.erb'
+  mode '0644'
+  variables(
+    script: manager['http_script'],
+    env_file: manager['env_file'],
+    webroot: manager['acme_webroot']
+  )
+  notifies :run, 'execute[systemctl daemon-reload]', :immediately
+end
+
+%w(swarmhub-hub.service swarmhub-lifecycle.service swarmhub-http-redirect.service
    swarmhub-aws-credentials.service swarmhub-aws-credentials.timer).each do |unit|
   service unit do
     action :disable
