@@ -76,7 +76,7 @@ command -v certbot >/dev/null 2>&1 || fail "certbot missing (the hub's certifica
 [ -x /usr/local/sbin/swarmhub-http-redirect ] || fail "/usr/local/sbin/swarmhub-http-redirect missing"
 for unit in swarmhub-hub.service swarmhub-lifecycle.service \
   swarmhub-aws-credentials.service swarmhub-aws-credentials.timer \
-  swarmhub-http-redirect.service; do
+  swarmhub-http-redirect.service swarmhub-hub-sync.service swarmhub-hub-sync.timer; do
   state="$(systemctl is-enabled "$unit" 2>/dev/null || true)"
   [ "$state" = disabled ] || fail "$unit is '$state', want disabled"
 done

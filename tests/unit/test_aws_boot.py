@@ -434,6 +434,7 @@ def run_manager_up(
             **MANAGER_ENV,
             "SWARMHUB_WAIT_SECONDS": "10",
             "SWARMHUB_IMAGES_JSON": str(images_json),
+            "SWARMHUB_RUN_DIR": str(tmp_path / "run"),
             **env,
         },
     )
@@ -482,6 +483,19 @@ def test_manager_up_inits_the_swarm_publishes_the_token_and_runs_manager_up(tmp_
     assert "SWMTKN" not in result.stderr and "gh-client-secret" not in result.stderr
 
 
+def test_manager_up_publishes_the_join_token_once_per_boot_unless_it_changes(tmp_path):
+    result, made, stdin = run_manager_up(tmp_path)
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "calls.log").unlink()
+    (tmp_path / "stdin.log").unlink()
+    # The 5-minute re-run: same token, no new SSM version.
+    again, made, stdin = run_manager_up(tmp_path, swarm="active")
+    assert again.returncode == 0, again.stderr
+    assert not any("put-parameter" in c for c in made)
+    assert "unchanged since this boot published it" in again.stderr
+    assert "SWMTKN" not in (tmp_path / "run" / "join-token.sha256").read_text()
+
+
 def test_manager_up_keeps_the_restored_swarm_and_serves_https_with_a_domain(tmp_path):
     result, made, _ = run_manager_up(tmp_path, swarm="active", SWARMHUB_DOMAIN="hub.example.org")
     assert result.returncode == 0, result.stderr
@@ -518,6 +532,9 @@ def test_manager_up_never_inits_a_swarm_off_the_state_volume(tmp_path):
 class _Obj(SimpleNamespace):
     def remove(self):
         self.removed = True
+        owner = getattr(self, "owner", None)
+        if owner is not None and self in owner.items:
+            owner.items.remove(self)
 
 
 class FakeCollection:
@@ -537,6 +554,7 @@ class FakeCollection:
         )
         if self.kind == "service":
             obj.attrs = {"Spec": {"Labels": kwargs["labels"]}}
+        obj.owner = self
         self.items.append(obj)
         self.created.append((self.kind, name))
         return obj
@@ -639,6 +657,48 @@ def test_manager_up_with_github_needs_the_real_secret_and_makes_it_a_swarm_secre
     assert secret.kwargs["data"] == b"gh-secret"
     hub = client.services.items[-1]
     assert "swarmhub-github-client-secret" in [r["SecretName"] for r in hub.kwargs["secrets"]]
+
+
+def test_a_changed_github_secret_replaces_the_swarm_secret_and_the_hub_without_a_restart(
+    tmp_path,
+):
+    """swarmhub-hub-sync.timer re-runs manager_up every 5 minutes: a rotated
+    client secret in SSM reaches the hub; an unchanged one changes nothing."""
+    cfg = parse_config(
+        {
+            "aws": {"region": "eu-west-1"},
+            "hub": {
+                "auth": {
+                    "kind": "github",
+                    "admin_users": ["prof"],
+                    "github": {"client_id": "x", "allowed_users": ["ada"]},
+                }
+            },
+        },
+        "hub-config.json",
+    )
+    m = manager(tmp_path)
+    client = FakeDocker()
+    manager_up.up(cfg, m, "first-secret", client)
+    record = m.secrets_dir / "swarmhub-github-client-secret.sha256"
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+    assert "first-secret" not in record.read_text()
+    proxy, hub = client.services.items
+
+    before = list(client.created)
+    manager_up.up(cfg, m, "first-secret", client)
+    assert client.created == before, "unchanged: nothing replaced"
+
+    manager_up.up(cfg, m, "second-secret", client)
+    assert client.created[len(before) :] == [
+        ("secret", "swarmhub-github-client-secret"),
+        ("service", local.HUB),
+    ]
+    [secret] = [s for s in client.secrets.items if s.name == "swarmhub-github-client-secret"]
+    assert secret.kwargs["data"] == b"second-secret"
+    assert getattr(hub, "removed", False) and not getattr(proxy, "removed", False)
+    timer = (REPO / "cookbooks/swarmhub_worker/templates/swarmhub-hub-sync.timer.erb").read_text()
+    assert "OnUnitActiveSec=5min" in timer
 
 
 def test_manager_up_with_a_domain_serves_the_lets_encrypt_certificate_on_443(tmp_path):

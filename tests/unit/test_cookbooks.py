@@ -309,6 +309,8 @@ def test_manager_units_are_disabled_and_read_the_env_user_data_writes():
         "swarmhub-aws-credentials.service",
         "swarmhub-aws-credentials.timer",
         "swarmhub-http-redirect.service",
+        "swarmhub-hub-sync.service",
+        "swarmhub-hub-sync.timer",
     }
     for unit in ("swarmhub-hub.service.erb", "swarmhub-lifecycle.service.erb"):
         text = (templates / unit).read_text()

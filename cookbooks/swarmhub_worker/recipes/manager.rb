@@ -99,8 +99,19 @@ template '/etc/systemd/system/swarmhub-http-redirect.service' do
   notifies :run, 'execute[systemctl daemon-reload]', :immediately
 end
 
+# The hub's set-up again every 5 minutes: a secret changed in SSM reaches it.
+%w(service timer).each do |kind|
+  template "/etc/systemd/system/swarmhub-hub-sync.#{kind}" do
+    source "swarmhub-hub-sync.#{kind}.erb"
+    mode '0644'
+    variables(env_file: manager['env_file'])
+    notifies :run, 'execute[systemctl daemon-reload]', :immediately
+  end
+end
+
 %w(swarmhub-hub.service swarmhub-lifecycle.service swarmhub-http-redirect.service
-   swarmhub-aws-credentials.service swarmhub-aws-credentials.timer).each do |unit|
+   swarmhub-aws-credentials.service swarmhub-aws-credentials.timer
+   swarmhub-hub-sync.service swarmhub-hub-sync.timer).each do |unit|
   service unit do
     action :disable
   end
