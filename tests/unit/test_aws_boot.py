@@ -462,6 +462,7 @@ def test_manager_up_inits_the_swarm_publishes_the_token_and_runs_manager_up(tmp_
         "--query NetworkInterfaces[0].Association.PublicIp --output text",
         "aws ssm get-parameter --with-decryption --name /swarmhub/hub/github-client-secret "
         "--query Parameter.Value --output text",
+        "docker rm --force swarmhub-manager-up",
         "docker run --rm -i --name swarmhub-manager-up "
         "--volume /var/run/docker.sock:/var/run/docker.sock "
         "--volume /var/lib/swarmhub:/var/lib/swarmhub "
