@@ -79,7 +79,16 @@ build {
   sources = ["source.amazon-ebs.this"]
 
   provisioner "shell" {
-    inline = ["mkdir -p ${local.remote_dir}"]
+    inline = ["mkdir -p ${local.remote_dir}/images"]
+  }
+
+  # The local bake's container images as `docker save` archives, with their
+  # images.json (the worker; the chef-server's folder holds only an empty
+  # images.json). No registry: the cookbook checks each archive's SHA-256,
+  # loads it and checks the loaded id (docs/decisions/0011-*.md).
+  provisioner "file" {
+    source      = "${var.container_archive_dir}/"
+    destination = "${local.remote_dir}/images"
   }
 
   provisioner "file" {
@@ -111,6 +120,7 @@ build {
     execute_command = "chmod +x {{ .Path }}; sudo env {{ .Vars }} {{ .Path }}"
     environment_vars = [
       "SWARMHUB_EXPECTED_IMAGES=${join(" ", var.container_images)}",
+      "SWARMHUB_EXPECTED_IMAGE_IDS=${join(" ", [for ref, id in var.container_image_ids : "${ref}=${id}"])}",
     ]
     script = var.image_checks
   }
@@ -129,6 +139,8 @@ build {
       input_hash      = var.input_hash
       git_revision    = var.git_revision
       policy_revision = var.policy_revision
+      # {ref: image id} of the images loaded from the local bake's archives.
+      container_images = jsonencode(var.container_image_ids)
     }
   }
 }

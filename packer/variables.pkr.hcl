@@ -144,3 +144,14 @@ variable "container_images" {
   description = "Container images the image must hold when baked (the checks look for them)."
   default     = []
 }
+
+variable "container_image_ids" {
+  type        = map(string)
+  description = "Image reference -> image id (sha256:...) of each image loaded from the local bake's archives."
+  default     = {}
+}
+
+variable "container_archive_dir" {
+  type        = string
+  description = "Folder of the `docker save` archives and their images.json (rendered by the bake)."
+}

@@ -103,7 +103,11 @@ module "workers" {
   join_token_parameter_name = module.secrets.join_token_parameter_name
   efs_id                    = module.storage.file_system_id
   efs_mount                 = local.efs_mount
-  tags                      = local.tags
+  boot_deadline_seconds     = var.worker_boot_deadline_seconds
+  # Past the deadline if the handler is not up yet (a first deploy): the
+  # hook's own timeout must not cut the node's retries short.
+  lifecycle_heartbeat_timeout = min(7200, max(900, var.worker_boot_deadline_seconds + 300))
+  tags                        = local.tags
 }
 
 module "chef_server" {

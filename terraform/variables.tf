@@ -148,6 +148,12 @@ variable "tags" {
   description = "Extra tags on every resource."
 }
 
+variable "worker_boot_deadline_seconds" {
+  type        = number
+  default     = 600
+  description = "Seconds after boot a worker retries its EFS mount and join (lifecycle.launch_timeout)."
+}
+
 variable "hub_config" {
   type        = string
   default     = "{}"

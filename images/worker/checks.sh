@@ -24,6 +24,20 @@ for image in $SWARMHUB_EXPECTED_IMAGES; do
   docker image inspect "$image" >/dev/null 2>&1 || fail "image $image is not loaded"
   ok "image $image present"
 done
+# The local bake's images (ref=id): loaded from the archives as exactly those ids.
+for pair in ${SWARMHUB_EXPECTED_IMAGE_IDS:-}; do
+  ref="${pair%=*}" want="${pair##*=}"
+  have="$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null || true)"
+  [ "$have" = "$want" ] || fail "image $ref is ${have:-absent}, the bake saved $want"
+  ok "image $ref is $want"
+done
+# The AMI's record of its images, read by the manager's boot and the engine label.
+[ -s /etc/swarmhub/images.json ] || fail "/etc/swarmhub/images.json missing"
+for name in hub notebook; do
+  python3 -c 'import json, sys; json.load(open(sys.argv[1]))[sys.argv[2]]["id"]' \
+    /etc/swarmhub/images.json "$name" 2>/dev/null || fail "/etc/swarmhub/images.json names no $name id"
+done
+ok "/etc/swarmhub/images.json names the hub and notebook ids"
 
 [ -x /usr/local/sbin/swarm-join.sh ] || fail "/usr/local/sbin/swarm-join.sh missing"
 systemctl cat swarmhub-join.service >/dev/null 2>&1 || fail "swarmhub-join.service not installed"
@@ -58,7 +72,11 @@ ok "EFS mount helper and unit present"
 command -v certbot >/dev/null 2>&1 || fail "certbot missing (the hub's certificate)"
 [ -x /usr/local/sbin/swarmhub-manager-up ] || fail "/usr/local/sbin/swarmhub-manager-up missing"
 [ -s /etc/swarmhub/images.env ] || fail "/etc/swarmhub/images.env missing"
-for unit in swarmhub-hub.service swarmhub-lifecycle.service; do
+[ -x /usr/local/sbin/swarmhub-aws-credentials ] || fail "/usr/local/sbin/swarmhub-aws-credentials missing"
+[ -x /usr/local/sbin/swarmhub-http-redirect ] || fail "/usr/local/sbin/swarmhub-http-redirect missing"
+for unit in swarmhub-hub.service swarmhub-lifecycle.service \
+  swarmhub-aws-credentials.service swarmhub-aws-credentials.timer \
+  swarmhub-http-redirect.service swarmhub-hub-sync.service swarmhub-hub-sync.timer; do
   state="$(systemctl is-enabled "$unit" 2>/dev/null || true)"
   [ "$state" = disabled ] || fail "$unit is '$state', want disabled"
 done

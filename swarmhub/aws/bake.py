@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from swarmhub.aws import amis, packer
+from swarmhub.aws import amis, container_images, packer
 from swarmhub.aws.amis import read_ami_state
 from swarmhub.errors import SwarmhubError
 from swarmhub.run import echo, run
@@ -86,16 +86,22 @@ def selected(cfg, only: str | None) -> list[ImageSpec]:
     return [IMAGES["worker"]] + ([IMAGES["chef-server"]] if cfg.aws.fleet.chef_server else [])
 
 
-def attributes(cfg, spec: ImageSpec) -> dict[str, Any]:
-    """Cookbook attributes from the config (the converge's attributes.json, minus any run list)."""
+def attributes(
+    cfg, spec: ImageSpec, images: list[container_images.ContainerImage] | None = None
+) -> dict[str, Any]:
+    """Cookbook attributes from the config (the converge's attributes.json, minus any
+    run list and the archives' SHA-256, which `_build` adds once they are saved)."""
     ami = cfg.aws.ami
     if spec.name == "worker":
+        images = images if images is not None else _registry_images(cfg)
+        by_name = {i.name: i for i in images}
         return {
             "swarmhub": {
                 "images": {
-                    "preload": [ami.notebook_image, ami.hub_image],
-                    "hub": ami.hub_image,
-                    "notebook": ami.notebook_image,
+                    # Pulled from the operator's registry; the local bake's come by archive.
+                    "preload": [i.ref for i in images if not i.local],
+                    "hub": by_name["hub"].ref,
+                    "notebook": by_name["notebook"].ref,
                 }
             }
         }
@@ -118,9 +124,31 @@ def attributes(cfg, spec: ImageSpec) -> dict[str, Any]:
     }
 
 
-def image_inputs(cfg, spec: ImageSpec, base: BaseAmi) -> dict[str, Any]:
-    """Every config value that shapes the image (hashed, and rendered for packer)."""
+def _registry_images(cfg) -> list[container_images.ContainerImage]:
+    """The configured refs as they stand, asking no engine (for render-only callers)."""
     ami = cfg.aws.ami
+    return [
+        container_images.ContainerImage(
+            name,
+            getattr(ami, f"{name}_image"),
+            "",
+            local=container_images.from_local_bake(ami, f"{name}_image"),
+        )
+        for name in container_images.NAMES
+    ]
+
+
+def image_inputs(
+    cfg,
+    spec: ImageSpec,
+    base: BaseAmi,
+    images: list[container_images.ContainerImage] | None = None,
+) -> dict[str, Any]:
+    """Every config value that shapes the image (hashed, and rendered for packer).
+    The local bake's image ids are inputs: a new local bake is a new AMI."""
+    ami = cfg.aws.ami
+    worker = spec.name == "worker"
+    images = (images if images is not None else _registry_images(cfg)) if worker else []
     return {
         "region": cfg.aws.region,
         "name_prefix": cfg.aws.name_prefix,
@@ -134,8 +162,9 @@ def image_inputs(cfg, spec: ImageSpec, base: BaseAmi) -> dict[str, Any]:
         "cinc_version": ami.cinc_version,
         "cinc_deb_url": ami.cinc_deb_url,
         "cinc_deb_sha256": ami.cinc_deb_sha256,
-        "container_images": ([ami.notebook_image, ami.hub_image] if spec.name == "worker" else []),
-        "attributes": attributes(cfg, spec),
+        "container_images": [i.ref for i in images],
+        "container_image_ids": {i.ref: i.image_id for i in images if i.local},
+        "attributes": attributes(cfg, spec, images if worker else None),
     }
 
 
@@ -257,6 +286,7 @@ def render_pkrvars(
     policy_archive: Path,
     attributes_file: Path,
     manifest_path: Path,
+    container_archive_dir: Path,
     deprecate_after_days: int,
     now: datetime,
 ) -> dict[str, Any]:
@@ -272,6 +302,7 @@ def render_pkrvars(
         "policy_archive": str(policy_archive.resolve()),
         "attributes_file": str(attributes_file.resolve()),
         "manifest_path": str(manifest_path.resolve()),
+        "container_archive_dir": str(container_archive_dir.resolve()),
         "image_checks": str((spec.image_dir / "checks.sh").resolve()),
     }
 
@@ -318,7 +349,15 @@ def git_revision() -> str:
 # --- the bake ----------------------------------------------------------------------
 
 
-def _build(cfg, ec2, spec: ImageSpec, inputs: dict[str, Any], digest: str, now: datetime) -> dict:
+def _build(
+    cfg,
+    ec2,
+    spec: ImageSpec,
+    inputs: dict[str, Any],
+    digest: str,
+    now: datetime,
+    images: list[container_images.ContainerImage],
+) -> dict:
     """Render, then run packer; returns the state entry. Leaves no AMI behind on failure."""
     ami = cfg.aws.ami
     tag = f"[{spec.name}]"
@@ -332,7 +371,16 @@ def _build(cfg, ec2, spec: ImageSpec, inputs: dict[str, Any], digest: str, now: 
     work = amis.work_dir(cfg) / spec.name
     echo(f"{tag} step 3/6: exporting the {spec.policy} policy")
     archive, revision, policyfile = export_policy(spec, work)
-    attrs = attributes(cfg, spec)
+    attrs = attributes(cfg, spec, images if spec.name == "worker" else None)
+    # The local bake's images, by archive (none for the chef-server: the folder
+    # then holds only its empty images.json, for the one `file` provisioner).
+    archive_dir = work / "images"
+    wanted = images if spec.name == "worker" else []
+    if any(i.local for i in wanted):
+        echo(f"{tag} step 3/6: saving the local bake's images into {archive_dir}")
+    archives = container_images.save(wanted, archive_dir)
+    if spec.name == "worker":
+        attrs["swarmhub"]["images"]["archives"] = archives
     if not policyfile:
         # A Policyfile export carries its run list; the local-mode twin takes it here.
         attrs = {**attrs, "run_list": [f"recipe[{spec.policy}::default]"]}
@@ -351,6 +399,7 @@ def _build(cfg, ec2, spec: ImageSpec, inputs: dict[str, Any], digest: str, now: 
             policy_archive=archive,
             attributes_file=attributes_file,
             manifest_path=manifest,
+            container_archive_dir=archive_dir,
             deprecate_after_days=ami.deprecate_after_days,
             now=now,
         ),
@@ -384,6 +433,7 @@ def _build(cfg, ec2, spec: ImageSpec, inputs: dict[str, Any], digest: str, now: 
         "input_hash": digest,
         "git_revision": made["custom_data"].get("git_revision", ""),
         "policy_revision": revision,
+        "container_images": {i.name: i.image_id for i in wanted if i.local},
         "built": True,
     }
 
@@ -414,7 +464,10 @@ def refuse_unpinned(cfg, specs: list[ImageSpec]) -> None:
     if "worker" in names:
         for key in ("notebook_image", "hub_image"):
             ref = getattr(ami, key)
-            if ref.startswith(_UNOWNED_IMAGE_PREFIX):
+            # The default names no registry: the local bake's image goes by archive.
+            if not container_images.from_local_bake(ami, key) and ref.startswith(
+                _UNOWNED_IMAGE_PREFIX
+            ):
                 raise SwarmhubError(
                     f"aws.ami.{key} is {ref}, on Docker Hub under a name this project "
                     "does not own: the bake would pull a stranger's image",
@@ -425,18 +478,20 @@ def refuse_unpinned(cfg, specs: list[ImageSpec]) -> None:
 
 def bake(cfg, only: str | None = None, force: bool = False, *, now: datetime | None = None):
     """Bake the selected AMIs (all by default), skipping those whose inputs are unchanged."""
-    refuse_unpinned(cfg, selected(cfg, only))
+    specs = selected(cfg, only)
+    refuse_unpinned(cfg, specs)
+    # Before any AWS call too: the local bake's images must be in this engine.
+    images = container_images.resolve(cfg) if IMAGES["worker"] in specs else []
     session, account = amis.aws_session(cfg)
     now = now or datetime.now(UTC)
     ec2 = session.client("ec2")
-    specs = selected(cfg, only)
     echo(f"bake: account {account}, region {cfg.aws.region}: {', '.join(s.name for s in specs)}")
     for spec in specs:
         tag = f"[{spec.name}]"
         echo(f"{tag} step 1/6: resolving the base AMI")
         base = resolve_base_ami(ec2, cfg.aws.ami.base_ami_owner, cfg.aws.ami.base_ami_name)
         echo(f"{tag}   base {base.image_id} ({base.name})")
-        inputs = image_inputs(cfg, spec, base)
+        inputs = image_inputs(cfg, spec, base, images if spec.name == "worker" else None)
         digest = input_hash(input_files(spec), inputs)
         echo(f"{tag} step 2/6: input hash {digest[:12]}")
         existing = amis.find_by_hash(ec2, cfg, spec.name, digest)
@@ -448,12 +503,15 @@ def bake(cfg, only: str | None = None, force: bool = False, *, now: datetime | N
                 "input_hash": digest,
                 "git_revision": _tag(existing, "swarmhub:git-revision"),
                 "policy_revision": _tag(existing, "swarmhub:policy-revision"),
+                "container_images": {i.name: i.image_id for i in images if i.local}
+                if spec.name == "worker"
+                else {},
                 "built": False,
             }
         else:
             if existing:
                 echo(f"{tag} --force: rebuilding although {existing['ImageId']} has these inputs")
-            entry = _build(cfg, ec2, spec, inputs, digest, now)
+            entry = _build(cfg, ec2, spec, inputs, digest, now, images)
         path = amis.record_image(cfg, spec.name, entry, now=now)
         echo(f"{tag} step 6/6: {entry['ami_id']} recorded in {path}")
 

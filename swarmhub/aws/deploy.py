@@ -125,6 +125,9 @@ def render_tfvars(cfg, amis: dict[str, str], *, running: bool = True) -> dict:
         "public_subnet_ids": list(fleet.public_subnet_ids),
         "private_subnet_ids": list(fleet.private_subnet_ids),
         "tags": dict(fleet.tags),
+        # A worker retries its EFS mount and join as long as the lifecycle
+        # handler would still admit it (it ABANDONs after launch_timeout).
+        "worker_boot_deadline_seconds": cfg.lifecycle.launch_timeout,
         # The validated config holds no secret (secrets are never in the model).
         "hub_config": json.dumps(cfg.model_dump(mode="json"), sort_keys=True),
     }
@@ -201,6 +204,22 @@ def hub_api(url: str, timeout: float = 5.0) -> dict | None:
         return None
 
 
+def dns_step(cfg, outputs: dict) -> list[str]:
+    """What the operator does while deploy waits, for a domain without Route53:
+    point it at the address that exists from this apply on. The manager asks
+    Let's Encrypt as soon as the name resolves there (checked every minute),
+    so the same `deploy` sees the hub come up."""
+    fleet = cfg.aws.fleet
+    if not fleet.domain or fleet.route53_zone_id:
+        return []
+    address = outputs.get("hub_public_ip", "<hub_public_ip>")
+    return [
+        f"now point {fleet.domain} at {address}: an A record (TTL 300 or less); "
+        "the hub gets its certificate and starts within a minute of the name resolving",
+        f"waiting up to {fleet.hub_wait_seconds}s for {outputs['hub_url']}",
+    ]
+
+
 def wait_for_hub(
     url: str,
     seconds: float,
@@ -219,7 +238,9 @@ def wait_for_hub(
         if clock() >= deadline:
             raise SwarmhubError(
                 f"the hub did not answer at {url} within {seconds:.0f}s",
-                hint="see the manager's boot log: aws ssm start-session, journalctl -u cloud-final",
+                hint="see the manager's boot log: aws ssm start-session, journalctl -u cloud-final "
+                "-u swarmhub-certificate; with a domain it comes up by itself once the name "
+                "resolves to the hub's address (`status` shows it)",
             )
         sleep(10)
 
@@ -259,6 +280,8 @@ def deploy(cfg, plan_only: bool = False, *, work_dir: Path | None = None) -> Non
         runner.apply(PLAN_FILE)
     outputs = runner.output()
     url = outputs["hub_url"]
+    for line in dns_step(cfg, outputs):
+        echo(line)
     answer = wait_for_hub(url, cfg.aws.fleet.hub_wait_seconds)
     print(f"hub: {url} (JupyterHub {answer.get('version', '?')})")
     print(f"workers: {outputs['worker_asg_name']}")

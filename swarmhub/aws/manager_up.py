@@ -102,8 +102,8 @@ def supplied_secrets(cfg: Config, github_secret: str) -> dict[str, str]:
     if not value or value.startswith(PLACEHOLDER_PREFIX):
         raise SwarmhubError(
             "hub.auth.kind is github but the GitHub client secret is not in SSM yet",
-            hint="aws ssm put-parameter --overwrite ... (docs/aws.md), "
-            "then: systemctl restart swarmhub-hub.service",
+            hint="aws ssm put-parameter --overwrite ... (docs/aws.md); the manager picks "
+            "it up within 5 minutes (swarmhub-hub-sync.timer)",
         )
     return {secrets.GITHUB_CLIENT_SECRET: value}
 
@@ -115,7 +115,7 @@ def service_specs(m: Manager, settings_text: str, cfg: Config) -> tuple[dict, di
     cert = tls.paths(m.hub_state)[1]
     if m.domain and cert.exists():
         proxy_env["SWARMHUB_TLS_HASH"] = hashlib.sha256(cert.read_bytes()).hexdigest()[:16]
-    return services.specs(
+    proxy, hub = services.specs(
         image=m.hub_image,
         hub_state=m.hub_state,
         homes=m.homes_host_dir,
@@ -123,10 +123,32 @@ def service_specs(m: Manager, settings_text: str, cfg: Config) -> tuple[dict, di
         # On the role's interface (the hub security group).
         port=443 if m.domain else 80,
         hub_secrets=secrets.hub_secrets(cfg),
-        # The hub's services (autoscaler) use the manager's role through IMDS.
         env={"AWS_DEFAULT_REGION": m.region},
         proxy_env=proxy_env,
     )
+    return proxy, with_role_credentials(hub)
+
+
+# Where the host's swarmhub-aws-credentials writes the manager role's
+# credentials, and where the hub sees them (decision 0014).
+CREDENTIALS_DIR = "/run/swarmhub/aws"
+CREDENTIALS_MOUNT = "/etc/swarmhub/aws"
+
+
+def with_role_credentials(hub: dict) -> dict:
+    """The hub (its autoscaler) reads the manager role's credentials from the
+    host's file, read-only, through credential_process: IMDS answers one hop
+    only, so no container, the internet-facing proxy included, reaches it."""
+    return {
+        **hub,
+        "mounts": [*hub["mounts"], f"{CREDENTIALS_DIR}:{CREDENTIALS_MOUNT}:ro"],
+        "env": {
+            **hub["env"],
+            "AWS_CONFIG_FILE": f"{CREDENTIALS_MOUNT}/config",
+            # No 1 s IMDS probe that cannot answer from here.
+            "AWS_EC2_METADATA_DISABLED": "true",
+        },
+    }
 
 
 # --------------------------------------------------------------------------- files
@@ -164,17 +186,60 @@ def write_settings(cfg: Config, m: Manager) -> str:
 # --------------------------------------------------------------------------- act
 
 
+def fingerprint(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def rotate_changed(client, m: Manager, supplied: dict[str, str]) -> list[str]:
+    """Swarm secrets cannot change in place: for each operator secret whose value
+    differs from the one the Swarm secret was made with (its fingerprint is kept
+    next to the generated secrets, 0600), remove the hub service that mounts it
+    and the secret, so the steps after make both anew. Returns what was rotated."""
+    rotated = []
+    for name, value in supplied.items():
+        record = m.secrets_dir / f"{name}.sha256"
+        try:
+            known = record.read_text().strip()
+        except FileNotFoundError:
+            known = ""
+        exists = client.secrets.list(filters={"name": name})
+        if not exists or known == fingerprint(value):
+            continue
+        echo(f"{name} changed in SSM: replacing the Swarm secret and the hub service")
+        for service in client.services.list(filters={"name": services.HUB}):
+            if service.name == services.HUB:
+                service.remove()
+                stack.wait_gone(client, services.HUB)
+        for secret in exists:
+            if secret.name == name:
+                secret.remove()
+        rotated.append(name)
+    return rotated
+
+
+def record_supplied(m: Manager, supplied: dict[str, str]) -> None:
+    for name, value in supplied.items():
+        write_if_changed(
+            m.secrets_dir / f"{name}.sha256", f"{fingerprint(value)}\n".encode(), 0o600
+        )
+
+
 def up(cfg: Config, m: Manager, github_secret: str, client) -> None:
-    """Settings, network, secrets, proxy and hub; a failed run removes what it made."""
+    """Settings, network, secrets, proxy and hub; a failed run removes what it made.
+
+    Run at boot and every 5 minutes (swarmhub-hub-sync.timer): an operator
+    secret changed in SSM replaces its Swarm secret and the hub service."""
     supplied = supplied_secrets(cfg, github_secret)  # before anything is made
     if m.domain:
         install_certificate(m)
     made: list[tuple[str, str]] = []
     try:
         values = {**secrets.ensure(m.secrets_dir, cfg), **supplied}
+        rotate_changed(client, m, supplied)
         stack.ensure_network(client, cfg.swarm.overlay_subnet, made)
         for name, value in values.items():
             stack.ensure_secret(client, name, value, made)
+        record_supplied(m, supplied)
         text = write_settings(cfg, m)
         for spec in service_specs(m, text, cfg):
             stack.ensure_service(client, spec, made)

@@ -3,16 +3,55 @@
 The rule is the one capacity model's (swarmhub.capacity.choose_node), the
 same the autoscaler and the simulator use; this adds what concurrent spawns
 need: a ledger of placements the swarm does not show yet.
+
+And only on a node that has the server's image. On AWS the hub names its
+images by id (no node ever pulls), and during an upgrade workers of two
+bakes, with different images, serve side by side (decision 0010). Each
+worker's engine carries the label `swarmhub.image.sha256-<hex>=true` for
+every image its AMI was baked with (swarmhub-engine-label, from
+/etc/swarmhub/images.json, at every boot, before dockerd starts).
+`image_constraints` says that to the swarm; `Ledger.choose(image=...)`
+packs only onto such nodes. An image named by tag (the local target, whose
+nodes are loaded from the hub's own engine) carries no constraint.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 
 from swarmhub.capacity import choose_node
 from swarmhub.swarm.state import NodeUsage, snapshot
+
+# The engine label of a baked image; the host-side twin is in
+# cookbooks/swarmhub_worker/files/swarmhub-engine-label (stdlib only there).
+IMAGE_LABEL_PREFIX = "swarmhub.image."
+_IMAGE_ID = re.compile(r"^sha256:([0-9a-f]{64})$")
+
+
+def image_label(image: str) -> str | None:
+    """The engine label key of a node baked with `image`, if `image` is an id."""
+    match = _IMAGE_ID.match(image)
+    return f"{IMAGE_LABEL_PREFIX}sha256-{match.group(1)}" if match else None
+
+
+def image_constraints(image: str) -> list[str]:
+    """Swarm placement constraints that keep a server named by image id off the
+    nodes of another bake; none for an image named by tag."""
+    label = image_label(image)
+    return [f"engine.labels.{label}==true"] if label else []
+
+
+def carries(node: dict, image: str) -> bool:
+    """Whether a node (an item of the Docker API's node list) has `image`:
+    always for a tag, by its engine label for an id."""
+    label = image_label(image)
+    if label is None:
+        return True
+    engine = node.get("Description", {}).get("Engine", {}) or {}
+    return (engine.get("Labels") or {}).get(label) == "true"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,17 +82,23 @@ class Ledger:
         self._lock = threading.Lock()
         self._held: dict[str, tuple[str, int, float, float]] = {}
         self._snapshot: list[NodeUsage] | None = None
+        self._nodes: list[dict] = []  # the API's node list of the same moment
         self._snapshot_at = 0.0
         self._capacity = Capacity(0, 0, 0.0)
 
-    def choose(self, api, key: str, mem: int, cpu: float) -> str | None:
+    def choose(self, api, key: str, mem: int, cpu: float, image: str | None = None) -> str | None:
+        """The node for a server of `mem` bytes and `cpu` CPUs (None: no room now);
+        with `image`, only among nodes that carry it (see `carries`)."""
         with self._lock:
             now = time.monotonic()
             self._held = {k: v for k, v in self._held.items() if now - v[3] < self.ttl}
             self._held.pop(key, None)  # asking again: the old answer no longer holds
             if self._snapshot is None or now - self._snapshot_at > self.max_age:
                 self._snapshot, _ = snapshot(api)
+                self._nodes = api.nodes() if image and image_label(image) else []
                 self._snapshot_at = now
+            elif image and image_label(image) and not self._nodes:
+                self._nodes = api.nodes()
                 sized = [n for n in self._snapshot if n.mem_total > 0]
                 self._capacity = Capacity(
                     len(sized),
@@ -61,6 +106,9 @@ class Ledger:
                     max((n.cpu_total for n in sized), default=0.0),
                 )
             nodes = [dataclasses.replace(n) for n in self._snapshot]
+            if image and image_label(image):
+                having = {n["ID"] for n in self._nodes if carries(n, image)}
+                nodes = [n for n in nodes if n.id in having]
             for node_id, held_mem, held_cpu, _at in self._held.values():
                 for n in nodes:
                     if n.id == node_id:
@@ -85,5 +133,5 @@ class Ledger:
 LEDGER = Ledger()
 
 
-def choose(api, mem: int, cpu: float, key: str = "") -> str | None:
-    return LEDGER.choose(api, key or f"anon-{time.monotonic()}", mem, cpu)
+def choose(api, mem: int, cpu: float, key: str = "", image: str | None = None) -> str | None:
+    return LEDGER.choose(api, key or f"anon-{time.monotonic()}", mem, cpu, image)

@@ -398,6 +398,47 @@ def billed_left_running(prefix: str) -> list[str]:
     return left
 
 
+def readable_parameters(prefix: str) -> dict[str, set[str]]:
+    """Per role of ours: the SSM parameter names its policies let it read
+    (GetParameter*), from the policies as applied; managed policies that read
+    parameters (AmazonSSMManagedInstanceCore) show up as "*"."""
+    iam = client("iam")
+    out: dict[str, set[str]] = {}
+    for role in iam.list_roles()["Roles"]:
+        name = role["RoleName"]
+        if not name.startswith(f"{prefix}-") or "lifecycle" in name:
+            continue
+        if not any(
+            s.get("Principal", {}).get("Service") == "ec2.amazonaws.com"
+            for s in role["AssumeRolePolicyDocument"]["Statement"]
+        ):
+            continue
+        docs = [
+            iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]
+            for p in iam.list_role_policies(RoleName=name)["PolicyNames"]
+        ]
+        readable: set[str] = set()
+        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            if "SSM" in attached["PolicyName"]:
+                readable.add("*")
+        for doc in docs:
+            doc = json.loads(doc) if isinstance(doc, str) else doc
+            for stmt in doc["Statement"]:
+                actions = stmt.get("Action", [])
+                actions = [actions] if isinstance(actions, str) else actions
+                if stmt.get("Effect") != "Allow" or not any(
+                    a in ("ssm:*", "*") or a.startswith("ssm:GetParameter") for a in actions
+                ):
+                    continue
+                resources = stmt.get("Resource", [])
+                resources = [resources] if isinstance(resources, str) else resources
+                readable |= {
+                    r.split(":parameter", 1)[-1] if ":parameter" in r else r for r in resources
+                }
+        out[name] = readable
+    return out
+
+
 CASES = {
     "example": (example_config, {"module.chef_server[0].aws_instance.this"}),
     "domain-github-chef": (
@@ -487,6 +528,28 @@ def test_fleet_applies_replans_clean_keeps_secrets_out_and_destroys(case, aws_en
         )["LaunchTemplateVersions"]
     ]
     assert user_data and not [u for u in user_data if token in u or github in u]
+    # Nor in any tag.
+    tags = [t["Value"] for t in client("ec2").describe_tags()["Tags"]]
+    assert tags and not [v for v in tags if token in v or github in v]
+
+    # No container reaches a role through IMDS: one hop on every launch template.
+    hops = {
+        lt["LaunchTemplateName"]: v["LaunchTemplateData"]["MetadataOptions"].get(
+            "HttpPutResponseHopLimit"
+        )
+        for lt in client("ec2").describe_launch_templates()["LaunchTemplates"]
+        for v in client("ec2").describe_launch_template_versions(
+            LaunchTemplateId=lt["LaunchTemplateId"]
+        )["LaunchTemplateVersions"]
+    }
+    assert set(hops.values()) == {1}, hops
+
+    # Every role reads only its own parameters.
+    assert readable_parameters(prefix) == {
+        f"{prefix}-worker": {outputs["join_token_parameter"]},
+        f"{prefix}-manager": {outputs["github_client_secret_parameter"]},
+        **({f"{prefix}-chef-server": set()} if cfg.aws.fleet.chef_server else {}),
+    }
 
     # A second plan: nothing of ours changes.
     runner.plan("second.tfplan")

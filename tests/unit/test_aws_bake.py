@@ -340,8 +340,9 @@ def test_chef_server_needs_a_verified_package(ec2, tmp_path, monkeypatch):
     ("only", "ami", "names"),
     [
         ("chef-server", {}, "aws.ami.chef_server_package_sha256 is not set"),
-        ("worker", {"hub_image": "swarmhub/hub:0.1.0"}, "aws.ami.hub_image is swarmhub/hub"),
-        ("worker", {"notebook_image": "swarmhub/notebook:0.1.0"}, "aws.ami.notebook_image"),
+        # Named on purpose: the defaults mean the local bake's images instead.
+        ("worker", {"hub_image": "swarmhub/hub:0.2.0"}, "aws.ami.hub_image is swarmhub/hub"),
+        ("worker", {"notebook_image": "swarmhub/notebook:0.2.0"}, "aws.ami.notebook_image"),
     ],
 )
 def test_what_cannot_be_verified_is_refused_before_any_aws_call(

@@ -39,6 +39,16 @@ ENGINE_LABEL = FILES / "swarmhub-engine-label"
 EFS_MOUNT = FILES / "swarmhub-efs-mount"
 MANAGER_UP = FILES / "swarmhub-manager-up"
 INSTANCE = "i-0123456789abcdef0"
+AWS_CREDENTIALS = FILES / "swarmhub-aws-credentials"
+ROLE_CREDENTIALS = {
+    "Code": "Success",
+    "Type": "AWS-HMAC",
+    "AccessKeyId": "ASIAFAKEKEY",
+    "SecretAccessKey": "fake-secret-key",
+    "Token": "fake-session-token",
+    "Expiration": "2026-12-01T20:00:00Z",
+    "LastUpdated": "2026-12-01T14:00:00Z",
+}
 TOKEN = "imds-token-1"
 
 
@@ -59,6 +69,10 @@ class _Imds(BaseHTTPRequestHandler):
             return self._answer(401, "")
         if self.path == "/latest/meta-data/instance-id":
             return self._answer(200, INSTANCE)
+        if self.path == "/latest/meta-data/iam/security-credentials/":
+            return self._answer(200, "swarmhub-manager")
+        if self.path == "/latest/meta-data/iam/security-credentials/swarmhub-manager":
+            return self._answer(200, json.dumps(ROLE_CREDENTIALS))
         return self._answer(404, "")
 
     def _answer(self, code: int, body: str) -> None:
@@ -81,7 +95,7 @@ def imds():
     server.shutdown()
 
 
-def run_engine_label(imds_url: str, daemon_json: Path, attempts: int = 3):
+def run_engine_label(imds_url: str, daemon_json: Path, attempts: int = 3, images_json=None):
     return subprocess.run(
         [str(ENGINE_LABEL)],
         env={
@@ -89,6 +103,7 @@ def run_engine_label(imds_url: str, daemon_json: Path, attempts: int = 3):
             "SWARMHUB_IMDS_URL": imds_url,
             "SWARMHUB_DOCKER_DAEMON_JSON": str(daemon_json),
             "SWARMHUB_IMDS_ATTEMPTS": str(attempts),
+            "SWARMHUB_IMAGES_JSON": str(images_json or daemon_json.parent / "no-images.json"),
         },
         capture_output=True,
         text=True,
@@ -121,6 +136,32 @@ def test_engine_label_is_merged_into_daemon_json_and_keeps_every_other_key(imds,
     assert daemon_json.stat().st_mtime_ns == mtime
 
 
+def test_engine_label_names_the_baked_images_and_drops_stale_ones(imds, tmp_path):
+    from swarmhub.hub import placement
+
+    hub, notebook, old = ("sha256:" + c * 64 for c in "abc")
+    images_json = tmp_path / "images.json"
+    images_json.write_text(
+        json.dumps({"hub": {"ref": "h:1", "id": hub}, "notebook": {"ref": "n:1", "id": notebook}})
+    )
+    daemon_json = tmp_path / "daemon.json"
+    daemon_json.write_text(
+        json.dumps({"labels": ["team=data", f"{placement.image_label(old)}=true"]})
+    )
+    result = run_engine_label(imds, daemon_json, images_json=images_json)
+    assert result.returncode == 0, result.stderr
+    labels = json.loads(daemon_json.read_text())["labels"]
+    # The very label the spawner's placement constraint asks for.
+    assert labels == [
+        "team=data",
+        f"swarmhub.instance-id={INSTANCE}",
+        *sorted(f"{placement.image_label(i)}=true" for i in (hub, notebook)),
+    ]
+    assert placement.image_constraints(notebook) == [
+        f"engine.labels.{placement.image_label(notebook)}==true"
+    ]
+
+
 def test_engine_label_makes_daemon_json_when_there_is_none(imds, tmp_path):
     daemon_json = tmp_path / "daemon.json"
     result = run_engine_label(imds, daemon_json)
@@ -147,12 +188,82 @@ def test_the_baked_daemon_json_has_no_labels_so_the_boot_unit_is_their_one_write
 # ------------------------------------------------------------------ EFS mount
 
 
-def run_efs(tmp_path, env, *, mount_rc: str = "0", mounted: str = "1"):
+def run_efs(tmp_path, env, *, mount_rc: str = "0", mounted: str = "1", uptime: int = 40):
+    # The clock is the uptime file: a fake `sleep N` moves it on by N seconds.
+    clock = tmp_path / "uptime"
+    clock.write_text(f"{uptime}.25 80.00\n")
     bindir, log = fake_tools(
         tmp_path,
-        {"mount": f"exit {mount_rc}", "mountpoint": f"exit {mounted}", "sleep": "exit 0"},
+        {
+            "mount": f"exit {mount_rc}",
+            "mountpoint": f"exit {mounted}",
+            "sleep": f'awk -v n="$1" \'{{printf "%d.25 80.00\\n", $1 + n}}\' "{clock}" > '
+            f'"{clock}.new" && mv "{clock}.new" "{clock}"',
+        },
     )
-    return run_script(EFS_MOUNT, bindir, env), calls(log)
+    return run_script(EFS_MOUNT, bindir, {"SWARMHUB_UPTIME_FILE": str(clock), **env}), calls(log)
+
+
+def run_aws_credentials(imds_url: str, out: Path, attempts: int = 2):
+    return subprocess.run(
+        [str(AWS_CREDENTIALS)],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SWARMHUB_IMDS_URL": imds_url,
+            "SWARMHUB_AWS_CREDENTIALS_DIR": str(out),
+            "SWARMHUB_IMDS_ATTEMPTS": str(attempts),
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_role_credentials_reach_a_file_botocore_reads_through_credential_process(
+    imds, tmp_path, monkeypatch
+):
+    out = tmp_path / "aws"
+    result = run_aws_credentials(imds, out)
+    assert result.returncode == 0, result.stderr
+    assert "fake-secret-key" not in result.stdout + result.stderr
+    creds = out / "credentials.json"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    assert json.loads(creds.read_text()) == {
+        "Version": 1,
+        "AccessKeyId": "ASIAFAKEKEY",
+        "SecretAccessKey": "fake-secret-key",
+        "SessionToken": "fake-session-token",
+        "Expiration": "2026-12-01T20:00:00Z",
+    }
+    config = (out / "config").read_text()
+    assert config == "[default]\ncredential_process = /bin/cat /etc/swarmhub/aws/credentials.json\n"
+    # botocore, as in the hub container: the config's process, refreshable by Expiration.
+    import botocore.session
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    (tmp_path / "config").write_text(config.replace("/etc/swarmhub/aws", str(out)))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    got = botocore.session.Session().get_credentials()
+    assert got.method == "custom-process"
+    assert got.get_frozen_credentials().access_key == "ASIAFAKEKEY"
+    assert got._expiry_time is not None  # refreshed by Expiration, not held forever
+    # Unchanged: not rewritten.
+    before = creds.stat().st_mtime_ns
+    assert run_aws_credentials(imds, out).returncode == 0
+    assert creds.stat().st_mtime_ns == before
+
+
+def test_role_credentials_without_imds_fail_and_write_nothing(tmp_path):
+    out = tmp_path / "aws"
+    result = run_aws_credentials("http://127.0.0.1:9", out, attempts=1)
+    assert result.returncode == 1
+    assert "no role credentials" in result.stderr
+    assert not out.exists()
 
 
 def test_efs_mount_uses_the_tls_and_iam_helper(tmp_path):
@@ -174,15 +285,85 @@ def test_efs_mount_does_nothing_when_mounted_or_without_a_file_system(tmp_path):
     assert result.returncode == 0 and made == []
 
 
-def test_efs_mount_gives_up_after_its_attempts(tmp_path):
+def test_efs_mount_retries_until_the_boot_deadline_then_gives_up(tmp_path):
+    """A fresh deployment's mount targets take minutes: the mount keeps trying
+    until the lifecycle handler's deadline, not for ~30 s."""
     mnt = tmp_path / "efs"
     env = {"SWARMHUB_EFS_ID": "fs-0abc", "SWARMHUB_EFS_MOUNT": str(mnt)}
-    result, made = run_efs(tmp_path, {**env, "SWARMHUB_EFS_ATTEMPTS": "3"}, mount_rc="32")
+    result, made = run_efs(tmp_path, {**env, "SWARMHUB_BOOT_DEADLINE": "600"}, mount_rc="32")
     assert result.returncode == 1
-    assert [c for c in made if c.startswith("mount ")] == [
-        f"mount -t efs -o tls,iam,_netdev fs-0abc:/ {mnt}"
-    ] * 3
-    assert "after 3 attempts" in result.stderr
+    mounts = [c for c in made if c.startswith("mount ")]
+    sleeps = [c for c in made if c.startswith("sleep ")]
+    # From 40 s after boot, every 5 s, until 600 s after boot.
+    assert len(mounts) == (600 - 40) // 5 + 1
+    assert set(sleeps) == {"sleep 5"}
+    assert "by 600s after boot" in result.stderr
+    assert (tmp_path / "uptime").read_text().startswith("600.")
+
+
+def test_efs_mount_defaults_to_the_handlers_launch_timeout(tmp_path):
+    mnt = tmp_path / "efs"
+    env = {"SWARMHUB_EFS_ID": "fs-0abc", "SWARMHUB_EFS_MOUNT": str(mnt)}
+    result, made = run_efs(tmp_path, env, mount_rc="32", uptime=590)
+    assert result.returncode == 1
+    assert len([c for c in made if c.startswith("mount ")]) == 3  # 590, 595, 600
+
+
+JOIN_UNTIL = FILES / "swarmhub-join-until"
+
+
+def run_join_until(tmp_path, uptime: int, deadline: str | None, script_body: str = "exit 0"):
+    clock = tmp_path / "uptime"
+    clock.write_text(f"{uptime}.50 10.00\n")
+    bindir, log = fake_tools(
+        tmp_path,
+        {
+            "timeout": 'shift 2; echo "attempts=$SWARMHUB_JOIN_ATTEMPTS" >> "$0.env"; exec "$@"',
+            "join": script_body,
+        },
+    )
+    env = {
+        "SWARMHUB_UPTIME_FILE": str(clock),
+        "SWARMHUB_JOIN_SCRIPT": str(bindir / "join"),
+    }
+    if deadline is not None:
+        env["SWARMHUB_BOOT_DEADLINE"] = deadline
+    result = run_script(JOIN_UNTIL, bindir, env)
+    return result, calls(log)
+
+
+@pytest.mark.parametrize(
+    ("uptime", "deadline", "left"),
+    [(70, None, 530), (100, "1800", 1700), (900, "600", 30)],
+)
+def test_the_join_runs_until_the_boot_deadline(tmp_path, uptime, deadline, left):
+    result, made = run_join_until(tmp_path, uptime, deadline)
+    assert result.returncode == 0, result.stderr
+    assert made[0] == f"timeout --kill-after=10 {left} {tmp_path / 'bin' / 'join'}"
+    assert f"up to {left}s" in result.stderr
+
+
+def test_a_join_cut_by_the_deadline_says_so(tmp_path):
+    result, _ = run_join_until(tmp_path, 70, "600", script_body="exit 124")
+    assert result.returncode == 124
+    assert "giving up at the boot deadline" in result.stderr
+
+
+def test_join_and_mount_deadlines_are_the_handlers_launch_timeout():
+    """One number: lifecycle.launch_timeout -> tfvars -> join.env -> both scripts."""
+    from swarmhub.aws import deploy
+
+    cfg = parse_config(
+        {"aws": {"region": "eu-west-1"}, "lifecycle": {"launch_timeout": 1200}}, "x.yaml"
+    )
+    tfvars = deploy.render_tfvars(cfg, {"worker": "ami-0123456789abcdef0"})
+    assert tfvars["worker_boot_deadline_seconds"] == 1200
+    user_data = (REPO / "terraform/modules/workers/templates/user-data.sh.tftpl").read_text()
+    assert "SWARMHUB_BOOT_DEADLINE=${boot_deadline}" in user_data
+    root = (REPO / "terraform" / "main.tf").read_text()
+    assert re.search(r"boot_deadline_seconds\s+= var\.worker_boot_deadline_seconds", root)
+    unit = (REPO / "cookbooks/swarmhub_worker/templates/swarmhub-join.service.erb").read_text()
+    assert "ExecStart=<%= @wrapper %>" in unit
 
 
 # ------------------------------------------------------------------ swarmhub-manager-up
@@ -204,8 +385,23 @@ MANAGER_ENV = {
 }
 
 
-def run_manager_up(tmp_path, *, swarm="inactive", control="true", mounted="0", **env):
+HUB_ID = "sha256:" + "a" * 64
+NOTEBOOK_ID = "sha256:" + "b" * 64
+
+
+def run_manager_up(
+    tmp_path, *, swarm="inactive", control="true", mounted="0", engine_hub_id=HUB_ID, **env
+):
     stdin_log = tmp_path / "stdin.log"
+    images_json = tmp_path / "images.json"
+    images_json.write_text(
+        json.dumps(
+            {
+                "hub": {"ref": MANAGER_ENV["SWARMHUB_HUB_IMAGE"], "id": HUB_ID},
+                "notebook": {"ref": MANAGER_ENV["SWARMHUB_NOTEBOOK_IMAGE"], "id": NOTEBOOK_ID},
+            }
+        )
+    )
     bindir, log = fake_tools(
         tmp_path,
         {
@@ -216,6 +412,8 @@ def run_manager_up(tmp_path, *, swarm="inactive", control="true", mounted="0", *
                 f"  *LocalNodeState*) echo {swarm} ;;\n"
                 f"  *ControlAvailable*) echo {control} ;;\n"
                 "  'swarm join-token -q worker') echo SWMTKN-1-faketoken ;;\n"
+                f"  *image\\ inspect*/hub:*) echo {engine_hub_id} ;;\n"
+                f"  *image\\ inspect*/notebook:*) echo {NOTEBOOK_ID} ;;\n"
                 f'  run\\ *) {{ echo "docker-run-stdin: $(cat)"; }} >> "{stdin_log}" ;;\n'
                 "esac"
             ),
@@ -229,7 +427,17 @@ def run_manager_up(tmp_path, *, swarm="inactive", control="true", mounted="0", *
             ),
         },
     )
-    result = run_script(MANAGER_UP, bindir, {**MANAGER_ENV, "SWARMHUB_WAIT_SECONDS": "10", **env})
+    result = run_script(
+        MANAGER_UP,
+        bindir,
+        {
+            **MANAGER_ENV,
+            "SWARMHUB_WAIT_SECONDS": "10",
+            "SWARMHUB_IMAGES_JSON": str(images_json),
+            "SWARMHUB_RUN_DIR": str(tmp_path / "run"),
+            **env,
+        },
+    )
     stdin = stdin_log.read_text().splitlines() if stdin_log.exists() else []
     return result, calls(log), stdin
 
@@ -241,6 +449,9 @@ def test_manager_up_inits_the_swarm_publishes_the_token_and_runs_manager_up(tmp_
     assert made == [
         "mountpoint -q /var/lib/swarmhub",
         "mountpoint -q /var/lib/docker/swarm",
+        # The baked images, checked by id before anything runs.
+        f"docker image inspect --format {{{{.Id}}}} {image}",
+        f"docker image inspect --format {{{{.Id}}}} {MANAGER_ENV['SWARMHUB_NOTEBOOK_IMAGE']}",
         "docker info --format {{.Swarm.LocalNodeState}}",
         "docker swarm init --advertise-addr 10.40.0.10 --listen-addr 10.40.0.10:2377 "
         "--default-addr-pool 10.128.0.0/12 --default-addr-pool-mask-length 20",
@@ -251,15 +462,16 @@ def test_manager_up_inits_the_swarm_publishes_the_token_and_runs_manager_up(tmp_
         "--query NetworkInterfaces[0].Association.PublicIp --output text",
         "aws ssm get-parameter --with-decryption --name /swarmhub/hub/github-client-secret "
         "--query Parameter.Value --output text",
+        "docker rm --force swarmhub-manager-up",
         "docker run --rm -i --name swarmhub-manager-up "
         "--volume /var/run/docker.sock:/var/run/docker.sock "
         "--volume /var/lib/swarmhub:/var/lib/swarmhub "
         "--volume /etc/swarmhub/hub-config.json:/etc/swarmhub/hub-config.json:ro "
-        f"{image} python3 -m swarmhub.aws.manager_up "
+        f"{HUB_ID} python3 -m swarmhub.aws.manager_up "
         "--config /etc/swarmhub/hub-config.json --state-dir /var/lib/swarmhub "
         "--homes-host-dir /srv/swarmhub/efs/home --public-url http://203.0.113.7/ --domain  "
         "--asg-name swarmhub-workers --region eu-west-1 "
-        f"--hub-image {image} --notebook-image {MANAGER_ENV['SWARMHUB_NOTEBOOK_IMAGE']} "
+        f"--hub-image {HUB_ID} --notebook-image {NOTEBOOK_ID} "
         # Where user servers reach the hub: the manager's own fixed address.
         "--private-address 10.40.0.10 --github-secret-stdin",
     ]
@@ -270,6 +482,19 @@ def test_manager_up_inits_the_swarm_publishes_the_token_and_runs_manager_up(tmp_
     ]
     assert not any("SWMTKN" in c or "gh-client-secret" in c for c in made)
     assert "SWMTKN" not in result.stderr and "gh-client-secret" not in result.stderr
+
+
+def test_manager_up_publishes_the_join_token_once_per_boot_unless_it_changes(tmp_path):
+    result, made, stdin = run_manager_up(tmp_path)
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "calls.log").unlink()
+    (tmp_path / "stdin.log").unlink()
+    # The 5-minute re-run: same token, no new SSM version.
+    again, made, stdin = run_manager_up(tmp_path, swarm="active")
+    assert again.returncode == 0, again.stderr
+    assert not any("put-parameter" in c for c in made)
+    assert "unchanged since this boot published it" in again.stderr
+    assert "SWMTKN" not in (tmp_path / "run" / "join-token.sha256").read_text()
 
 
 def test_manager_up_keeps_the_restored_swarm_and_serves_https_with_a_domain(tmp_path):
@@ -287,6 +512,14 @@ def test_manager_up_refuses_a_swarm_it_does_not_manage(tmp_path):
     assert not any(c.startswith(("aws", "docker run", "docker swarm")) for c in made)
 
 
+def test_manager_up_refuses_a_hub_image_that_is_not_the_baked_one(tmp_path):
+    other = "sha256:" + "c" * 64
+    result, made, _ = run_manager_up(tmp_path, engine_hub_id=other)
+    assert result.returncode == 1
+    assert f"is {other} in the engine, the AMI was baked with {HUB_ID}" in result.stderr
+    assert not any(c.startswith(("aws", "docker run", "docker swarm", "docker info")) for c in made)
+
+
 def test_manager_up_never_inits_a_swarm_off_the_state_volume(tmp_path):
     result, made, _ = run_manager_up(tmp_path, mounted="1", SWARMHUB_WAIT_SECONDS="10")
     assert result.returncode == 1
@@ -300,6 +533,9 @@ def test_manager_up_never_inits_a_swarm_off_the_state_volume(tmp_path):
 class _Obj(SimpleNamespace):
     def remove(self):
         self.removed = True
+        owner = getattr(self, "owner", None)
+        if owner is not None and self in owner.items:
+            owner.items.remove(self)
 
 
 class FakeCollection:
@@ -319,6 +555,7 @@ class FakeCollection:
         )
         if self.kind == "service":
             obj.attrs = {"Spec": {"Labels": kwargs["labels"]}}
+        obj.owner = self
         self.items.append(obj)
         self.created.append((self.kind, name))
         return obj
@@ -381,6 +618,11 @@ def test_manager_up_makes_settings_secrets_network_and_services_once(tmp_path):
     assert f"{m.hub_state}:/srv/jupyterhub:rw" in hub.kwargs["mounts"]
     assert "/srv/swarmhub/efs/home:/homes:rw" in hub.kwargs["mounts"]
     assert "AWS_DEFAULT_REGION=eu-west-1" in hub.kwargs["env"]
+    # IMDS answers one hop: the hub alone mounts the role's credentials, read-only.
+    assert "/run/swarmhub/aws:/etc/swarmhub/aws:ro" in hub.kwargs["mounts"]
+    assert "AWS_CONFIG_FILE=/etc/swarmhub/aws/config" in hub.kwargs["env"]
+    assert not any("/run/swarmhub/aws" in mount for mount in proxy.kwargs["mounts"])
+    assert not any(e.startswith("AWS_CONFIG_FILE") for e in proxy.kwargs["env"])
 
     # Re-running (every boot, every renewal) changes nothing.
     before = list(client.created)
@@ -416,6 +658,48 @@ def test_manager_up_with_github_needs_the_real_secret_and_makes_it_a_swarm_secre
     assert secret.kwargs["data"] == b"gh-secret"
     hub = client.services.items[-1]
     assert "swarmhub-github-client-secret" in [r["SecretName"] for r in hub.kwargs["secrets"]]
+
+
+def test_a_changed_github_secret_replaces_the_swarm_secret_and_the_hub_without_a_restart(
+    tmp_path,
+):
+    """swarmhub-hub-sync.timer re-runs manager_up every 5 minutes: a rotated
+    client secret in SSM reaches the hub; an unchanged one changes nothing."""
+    cfg = parse_config(
+        {
+            "aws": {"region": "eu-west-1"},
+            "hub": {
+                "auth": {
+                    "kind": "github",
+                    "admin_users": ["prof"],
+                    "github": {"client_id": "x", "allowed_users": ["ada"]},
+                }
+            },
+        },
+        "hub-config.json",
+    )
+    m = manager(tmp_path)
+    client = FakeDocker()
+    manager_up.up(cfg, m, "first-secret", client)
+    record = m.secrets_dir / "swarmhub-github-client-secret.sha256"
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+    assert "first-secret" not in record.read_text()
+    proxy, hub = client.services.items
+
+    before = list(client.created)
+    manager_up.up(cfg, m, "first-secret", client)
+    assert client.created == before, "unchanged: nothing replaced"
+
+    manager_up.up(cfg, m, "second-secret", client)
+    assert client.created[len(before) :] == [
+        ("secret", "swarmhub-github-client-secret"),
+        ("service", local.HUB),
+    ]
+    [secret] = [s for s in client.secrets.items if s.name == "swarmhub-github-client-secret"]
+    assert secret.kwargs["data"] == b"second-secret"
+    assert getattr(hub, "removed", False) and not getattr(proxy, "removed", False)
+    timer = (REPO / "cookbooks/swarmhub_worker/templates/swarmhub-hub-sync.timer.erb").read_text()
+    assert "OnUnitActiveSec=5min" in timer
 
 
 def test_manager_up_with_a_domain_serves_the_lets_encrypt_certificate_on_443(tmp_path):
@@ -535,3 +819,79 @@ def test_servers_reach_the_hub_at_the_managers_own_address(tmp_path):
     m = replace(manager(tmp_path), private_address="10.40.0.10")
     assert manager_up.runtime(m).hub_connect_url == "http://10.40.0.10:8081"
     assert manager_up.runtime(manager(tmp_path)).hub_connect_url == ""
+
+
+# ------------------------------------------------------------------ port 80 with a domain
+
+
+HTTP_REDIRECT = FILES / "swarmhub-http-redirect"
+
+
+@pytest.fixture
+def http_redirect(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    webroot = tmp_path / "acme"
+    proc = subprocess.Popen(
+        [str(HTTP_REDIRECT)],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SWARMHUB_DOMAIN": "hub.example.org",
+            "SWARMHUB_ACME_WEBROOT": str(webroot),
+            "SWARMHUB_HTTP_PORT": str(port),
+            "SWARMHUB_HTTP_ADDR": "127.0.0.1",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 10  # wait (bounded) for it to listen
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise AssertionError(
+                    f"swarmhub-http-redirect did not listen on {port} in 10 s"
+                ) from None
+            time.sleep(0.05)
+    yield port, webroot
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _http(port: int, method: str, path: str, host: str = "hub.example.org"):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request(method, path, headers={"Host": host})
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    return resp.status, resp.getheader("Location"), body
+
+
+def test_port_80_answers_acme_challenges_and_redirects_everything_else(http_redirect):
+    port, webroot = http_redirect
+    challenge = webroot / ".well-known" / "acme-challenge"
+    assert challenge.is_dir(), "made at start, for certbot --webroot"
+    (challenge / "tok-EN_1").write_text("tok-EN_1.thumbprint")
+    assert _http(port, "GET", "/.well-known/acme-challenge/tok-EN_1")[::2] == (
+        200,
+        b"tok-EN_1.thumbprint",
+    )
+    assert _http(port, "GET", "/.well-known/acme-challenge/missing")[0] == 404
+    assert _http(port, "GET", "/.well-known/acme-challenge/..%2f..%2fetc")[0] == 404
+    # Everything else goes to https on the domain, whatever Host the client sent.
+    assert _http(port, "GET", "/hub/login?next=%2Fhub%2F", host="evil.example")[:2] == (
+        301,
+        "https://hub.example.org/hub/login?next=%2Fhub%2F",
+    )
+    assert _http(port, "GET", "/")[:2] == (301, "https://hub.example.org/")
+    assert _http(port, "POST", "/hub/api")[:2] == (308, "https://hub.example.org/hub/api")

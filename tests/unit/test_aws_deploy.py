@@ -463,6 +463,7 @@ def test_worker_user_data_drives_the_same_join_script_as_the_local_pool(tmp_path
             "region": REGION,
             "efs_id": "fs-12345678",
             "efs_mount": "/srv/swarmhub/efs",
+            "boot_deadline": "600",
         },
     )
     env_text = user_data.split("<<'SWARMHUB_ENV'\n")[1].split("SWARMHUB_ENV\n")[0]
@@ -499,7 +500,28 @@ def test_the_worker_cookbook_runs_this_join_script_from_this_env_file():
     unit = (cookbook / "templates" / "swarmhub-join.service.erb").read_text()
     assert "['join']['script'] = '/usr/local/sbin/swarm-join.sh'" in attributes
     assert "['join']['env_file'] = '/etc/swarmhub/join.env'" in attributes
-    assert "EnvironmentFile=<%= @env_file %>" in unit and "ExecStart=<%= @script %>" in unit
+    assert "EnvironmentFile=<%= @env_file %>" in unit
+    # The script itself, run by the wrapper that bounds it by the boot deadline.
+    assert "ExecStart=<%= @wrapper %>" in unit
+    assert "SWARMHUB_JOIN_SCRIPT=<%= @script %>" in unit
     template = REPO / "terraform" / "modules" / "workers" / "templates" / "user-data.sh.tftpl"
     text = template.read_text()
     assert "cat > /etc/swarmhub/join.env" in text and "swarmhub-join.service" in text
+
+
+@pytest.mark.parametrize(
+    ("fleet", "says"),
+    [
+        ({}, False),
+        ({"domain": "hub.example.org", "letsencrypt_email": "ops@example.org"}, True),
+        ({"domain": "hub.example.org", "route53_zone_id": "Z0123456789ABC"}, False),
+    ],
+)
+def test_a_domain_without_route53_is_pointed_while_the_same_deploy_waits(fleet, says):
+    outputs = {"hub_url": "https://hub.example.org/", "hub_public_ip": "203.0.113.7"}
+    lines = deploy.dns_step(make_cfg(**fleet), outputs)
+    if not says:
+        assert lines == []
+        return
+    assert lines[0].startswith("now point hub.example.org at 203.0.113.7: an A record")
+    assert "waiting up to" in lines[1]

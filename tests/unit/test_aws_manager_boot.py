@@ -13,6 +13,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 from tests.helpers import calls, fake_tools
 from tests.unit.test_aws_deploy import render_tftpl
@@ -63,6 +65,7 @@ def run_boot(
     docker_active: bool,
     efs_mounts: bool = True,
     certbot_ok: bool = True,
+    resolves_to: str = "203.0.113.7",
     args: tuple[str, ...] = (),
     **env: str,
 ):
@@ -80,6 +83,7 @@ def run_boot(
                 'case "$*" in\n'
                 f"  *describe-network-interfaces*Attachment*) echo {eni_owner} ;;\n"
                 f"  *describe-network-interfaces*MacAddress*) echo {MAC} ;;\n"
+                "  *describe-network-interfaces*PublicIp*) echo 203.0.113.7 ;;\n"
                 f"  *describe-volumes*) echo {volume_owner} ;;\n"
                 "esac"
             ),
@@ -99,6 +103,10 @@ def run_boot(
                 'case "$*" in *is-active*) exit ' + ("0" if docker_active else "3") + " ;; esac"
             ),
             "certbot": "exit " + ("0" if certbot_ok else "1"),
+            "getent": (
+                f"[ -z '{resolves_to}' ] || printf '%s STREAM x\\n%s DGRAM\\n' "
+                f"'{resolves_to}' '{resolves_to}'"
+            ),
             "sleep": "exit 0",
         },
     )
@@ -180,8 +188,26 @@ def test_no_certificate_yet_is_not_a_failed_boot(tmp_path):
         SWARMHUB_DOMAIN="hub.example.org",
     )
     assert result.returncode == 0, result.stderr
-    assert [c for c in made if c.startswith("certbot certonly --standalone")]
+    assert [c for c in made if c.startswith("certbot certonly --webroot")]
     assert "swarmhub-certificate.timer retries" in result.stderr
+
+
+@pytest.mark.parametrize("resolves_to", ["", "198.51.100.9"])
+def test_no_lets_encrypt_request_before_the_name_points_at_the_hub(tmp_path, resolves_to):
+    """Failed validations count against Let's Encrypt's hourly limit: the timer
+    asks only once the domain resolves to the hub's Elastic IP."""
+    result, made = run_boot(
+        tmp_path,
+        eni_owner=INSTANCE,
+        volume_owner=INSTANCE,
+        docker_active=False,
+        resolves_to=resolves_to,
+        args=("certificate",),
+        SWARMHUB_DOMAIN="hub.example.org",
+    )
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in made if c.startswith("certbot")]
+    assert "not yet to 203.0.113.7" in result.stderr
 
 
 def test_the_timer_gets_the_certificate_and_restarts_the_hub(tmp_path):
@@ -196,9 +222,17 @@ def test_the_timer_gets_the_certificate_and_restarts_the_hub(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     (certbot,) = [c for c in made if c.startswith("certbot")]
+    # HTTP-01 through the port-80 responder's webroot (first issue and renewals).
+    assert certbot.startswith("certbot certonly --webroot -w /var/lib/swarmhub-acme ")
     assert "--email ops@example.org -d hub.example.org" in certbot
+    assert made.index("systemctl start swarmhub-http-redirect.service") < made.index(certbot)
     assert "systemctl restart --no-block swarmhub-hub.service" in made
-    assert not [c for c in made if c.startswith(("aws", "mount"))]
+    # Only the address lookup; no attach, no mount.
+    assert [c for c in made if c.startswith(("aws", "mount"))] == [
+        "aws ec2 describe-network-interfaces --network-interface-ids "
+        f"{ENV['SWARMHUB_MANAGER_ENI']} --query NetworkInterfaces[0].Association.PublicIp "
+        "--output text"
+    ]
 
 
 def test_homes_that_do_not_mount_keep_the_hub_down(tmp_path):

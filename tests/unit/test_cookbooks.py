@@ -166,7 +166,9 @@ def test_join_script_is_the_repository_file(tmp_path):
 def test_join_unit_runs_the_script_from_the_env_file():
     unit = (COOKBOOKS / "swarmhub_worker/templates/swarmhub-join.service.erb").read_text()
     assert "EnvironmentFile=<%= @env_file %>" in unit
-    assert "ExecStart=<%= @script %>" in unit
+    # Through the wrapper that bounds it by the boot deadline.
+    assert "ExecStart=<%= @wrapper %>" in unit
+    assert "Environment=SWARMHUB_JOIN_SCRIPT=<%= @script %>" in unit
     assert "ConditionPathExists=<%= @env_file %>" in unit
     attributes = (COOKBOOKS / "swarmhub_worker/attributes/default.rb").read_text()
     assert "default['swarmhub']['join']['env_file'] = '/etc/swarmhub/join.env'" in attributes
@@ -297,8 +299,19 @@ def test_engine_label_and_efs_units_come_before_docker_and_never_block_the_join(
 def test_manager_units_are_disabled_and_read_the_env_user_data_writes():
     templates = COOKBOOKS / "swarmhub_worker" / "templates"
     manager = (COOKBOOKS / "swarmhub_worker" / "recipes" / "manager.rb").read_text()
-    assert "%w(swarmhub-hub.service swarmhub-lifecycle.service).each" in manager
-    assert "action :disable" in manager
+    disabled = re.search(
+        r"%w\(([^)]*)\)\.each do \|unit\|\s*service unit do\s*action :disable", manager
+    )
+    assert disabled, "the manager's units are disabled in the image"
+    assert set(disabled.group(1).split()) == {
+        "swarmhub-hub.service",
+        "swarmhub-lifecycle.service",
+        "swarmhub-aws-credentials.service",
+        "swarmhub-aws-credentials.timer",
+        "swarmhub-http-redirect.service",
+        "swarmhub-hub-sync.service",
+        "swarmhub-hub-sync.timer",
+    }
     for unit in ("swarmhub-hub.service.erb", "swarmhub-lifecycle.service.erb"):
         text = (templates / unit).read_text()
         assert "EnvironmentFile=<%= @env_file %>" in text

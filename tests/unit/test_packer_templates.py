@@ -77,6 +77,9 @@ def rendered_pkrvars(name: str, tmp_path: Path) -> Path:
     archive.write_bytes(b"")
     attributes = tmp_path / "attributes.json"
     attributes.write_text("{}")
+    archive_dir = tmp_path / "images"
+    archive_dir.mkdir(exist_ok=True)
+    (archive_dir / "images.json").write_text("{}")
     values = bake.render_pkrvars(
         spec,
         inputs,
@@ -86,6 +89,7 @@ def rendered_pkrvars(name: str, tmp_path: Path) -> Path:
         policy_archive=archive,
         attributes_file=attributes,
         manifest_path=tmp_path / "packer-manifest.json",
+        container_archive_dir=archive_dir,
         deprecate_after_days=90,
         now=datetime(2026, 11, 25, tzinfo=UTC),
     )
@@ -157,7 +161,12 @@ def test_cookbooks_travel_by_file_and_converge_from_shell():
     kinds = [kind for kind, _ in provisioners]
     assert set(kinds) == {"file", "shell"}
     files = [body for kind, body in provisioners if kind == "file"]
-    assert {f["source"] for f in files} == {"${var.policy_archive}", "${var.attributes_file}"}
+    assert {unq(f["source"]) for f in files} == {
+        "${var.policy_archive}",
+        "${var.attributes_file}",
+        # The local bake's images, as archives: no registry (decision 0011).
+        "${var.container_archive_dir}/",
+    }
     scripts = json.dumps([body for kind, body in provisioners if kind == "shell"])
     order = ["install-cinc.sh", "converge.sh", "${var.image_checks}", "cleanup.sh"]
     positions = [scripts.index(name) for name in order]
@@ -174,6 +183,24 @@ def test_manifest_post_processor_records_the_build():
     manifest = post['"manifest"']
     assert manifest["output"] == "${var.manifest_path}"
     assert set(manifest["custom_data"]) >= {"input_hash", "git_revision", "policy_revision"}
+    # The loaded images' ids go into the AMI's record.
+    assert "var.container_image_ids" in manifest["custom_data"]["container_images"]
+
+
+def test_image_archives_are_uploaded_before_the_converge_and_checked_after_it():
+    order = []
+    for block in build()["provisioner"]:
+        for body in block.values():
+            text = json.dumps(body)
+            if "container_archive_dir" in text:
+                order.append("upload")
+            if "converge.sh" in text:
+                order.append("converge")
+            if "SWARMHUB_EXPECTED_IMAGE_IDS" in text:
+                order.append("check")
+    assert order == ["upload", "converge", "check"]
+    checks = (REPO / "images" / "worker" / "checks.sh").read_text()
+    assert "SWARMHUB_EXPECTED_IMAGE_IDS" in checks and "/etc/swarmhub/images.json" in checks
 
 
 def test_cleanup_removes_keys_host_keys_and_cloud_init_state():

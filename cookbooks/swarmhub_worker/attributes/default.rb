@@ -25,9 +25,11 @@ default['swarmhub']['efs_utils']['build_packages'] = %w(binutils git)
 default['swarmhub']['efs_utils']['runtime_packages'] = %w(nfs-common stunnel4 openssl python3 util-linux)
 
 # The EFS mount at boot (reads SWARMHUB_EFS_ID/SWARMHUB_EFS_MOUNT from the
-# join env file); bounded so a bad mount never holds the join for long.
+# join env file); it retries until SWARMHUB_BOOT_DEADLINE seconds after boot
+# (the lifecycle handler's launch_timeout). The unit's timeout only backs
+# that up (the largest deadline Terraform accepts, 7200 s, plus a margin).
 default['swarmhub']['efs']['script'] = '/usr/local/sbin/swarmhub-efs-mount'
-default['swarmhub']['efs']['timeout'] = 60
+default['swarmhub']['efs']['timeout'] = 7300
 
 # The engine label swarmhub.instance-id=<EC2 instance id>, written into
 # daemon.json before dockerd starts (the autoscaler and lifecycle handler map
@@ -35,7 +37,11 @@ default['swarmhub']['efs']['timeout'] = 60
 default['swarmhub']['engine_label']['script'] = '/usr/local/sbin/swarmhub-engine-label'
 
 # Container images pre-loaded into the engine, so a node never pulls on the
-# way to capacity. The bake sets them from aws.ami.notebook_image/hub_image.
+# way to capacity. By default the local bake's, as `docker save` archives the
+# bake uploads ([{name, ref, id, file, sha256}], checked before and after
+# `docker load`); images an operator names in a registry of theirs
+# (aws.ami.notebook_image/hub_image) are pulled instead (preload).
+default['swarmhub']['images']['archives'] = []
 default['swarmhub']['images']['preload'] = []
 # Which of them is the hub and which the notebook image (the manager runs the
 # hub from it). Unset: the bake's order, [notebook_image, hub_image].
@@ -46,6 +52,11 @@ default['swarmhub']['images']['hub'] = nil
 # files/ by the bake), its unit, and the env file user-data writes.
 default['swarmhub']['join']['script'] = '/usr/local/sbin/swarm-join.sh'
 default['swarmhub']['join']['env_file'] = '/etc/swarmhub/join.env'
+# The join retries until SWARMHUB_BOOT_DEADLINE (join.env) seconds after boot
+# through this wrapper; the unit's own timeout only backs it up (the largest
+# deadline Terraform accepts, 7200 s, plus the mount's and a margin).
+default['swarmhub']['join']['wrapper'] = '/usr/local/sbin/swarmhub-join-until'
+default['swarmhub']['join']['timeout'] = 7500
 
 # Optional Chef enrollment after the join (never before it).
 default['swarmhub']['enroll']['script'] = '/usr/local/sbin/swarmhub-enroll'
@@ -59,3 +70,10 @@ default['swarmhub']['manager']['script'] = '/usr/local/sbin/swarmhub-manager-up'
 default['swarmhub']['manager']['env_file'] = '/etc/swarmhub/manager.env'
 default['swarmhub']['manager']['images_env'] = '/etc/swarmhub/images.env'
 default['swarmhub']['manager']['hub_config'] = '/etc/swarmhub/hub-config.json'
+# The role's credentials for the hub's containers (IMDS hop limit 1 on the
+# manager): written on the host, mounted read-only by the hub and the handler.
+default['swarmhub']['manager']['credentials_script'] = '/usr/local/sbin/swarmhub-aws-credentials'
+default['swarmhub']['manager']['credentials_dir'] = '/run/swarmhub/aws'
+# Port 80 with a domain: ACME challenges (certbot --webroot) and the redirect.
+default['swarmhub']['manager']['http_script'] = '/usr/local/sbin/swarmhub-http-redirect'
+default['swarmhub']['manager']['acme_webroot'] = '/var/lib/swarmhub-acme'

@@ -20,12 +20,19 @@ cookbook_file join['script'] do
   mode '0755'
 end
 
+cookbook_file join['wrapper'] do
+  source 'swarmhub-join-until'
+  mode '0755'
+end
+
 template '/etc/systemd/system/swarmhub-join.service' do
   source 'swarmhub-join.service.erb'
   mode '0644'
   variables(
     script: join['script'],
-    env_file: join['env_file']
+    wrapper: join['wrapper'],
+    env_file: join['env_file'],
+    timeout: join['timeout']
   )
   notifies :run, 'execute[systemctl daemon-reload]', :immediately
 end

@@ -60,12 +60,58 @@ template '/etc/systemd/system/swarmhub-lifecycle.service' do
   variables(
     env_file: manager['env_file'],
     images_env: manager['images_env'],
-    hub_config: manager['hub_config']
+    hub_config: manager['hub_config'],
+    credentials_dir: manager['credentials_dir']
   )
   notifies :run, 'execute[systemctl daemon-reload]', :immediately
 end
 
-%w(swarmhub-hub.service swarmhub-lifecycle.service).each do |unit|
+# IMDS answers one hop on the manager: the hub's containers get the role's
+# credentials from a file this host-side unit keeps fresh.
+cookbook_file manager['credentials_script'] do
+  source 'swarmhub-aws-credentials'
+  mode '0755'
+end
+
+%w(service timer).each do |kind|
+  template "/etc/systemd/system/swarmhub-aws-credentials.#{kind}" do
+    source "swarmhub-aws-credentials.#{kind}.erb"
+    mode '0644'
+    variables(script: manager['credentials_script'])
+    notifies :run, 'execute[systemctl daemon-reload]', :immediately
+  end
+end
+
+# Port 80 of a hub with a domain: ACME challenges and the redirect to https.
+cookbook_file manager['http_script'] do
+  source 'swarmhub-http-redirect'
+  mode '0755'
+end
+
+template '/etc/systemd/system/swarmhub-http-redirect.service' do
+  source 'swarmhub-http-redirect.service.erb'
+  mode '0644'
+  variables(
+    script: manager['http_script'],
+    env_file: manager['env_file'],
+    webroot: manager['acme_webroot']
+  )
+  notifies :run, 'execute[systemctl daemon-reload]', :immediately
+end
+
+# The hub's set-up again every 5 minutes: a secret changed in SSM reaches it.
+%w(service timer).each do |kind|
+  template "/etc/systemd/system/swarmhub-hub-sync.#{kind}" do
+    source "swarmhub-hub-sync.#{kind}.erb"
+    mode '0644'
+    variables(env_file: manager['env_file'])
+    notifies :run, 'execute[systemctl daemon-reload]', :immediately
+  end
+end
+
+%w(swarmhub-hub.service swarmhub-lifecycle.service swarmhub-http-redirect.service
+   swarmhub-aws-credentials.service swarmhub-aws-credentials.timer
+   swarmhub-hub-sync.service swarmhub-hub-sync.timer).each do |unit|
   service unit do
     action :disable
   end

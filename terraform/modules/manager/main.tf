@@ -92,11 +92,13 @@ resource "aws_launch_template" "this" {
     name = var.instance_profile_name
   }
 
-  #checkov:skip=CKV_AWS_341:Hop limit 2 lets the hub's own containers (autoscaler, lifecycle handler) use the manager role; user servers never run on the manager (placement node.role==worker) and the hub already holds the Docker socket
+  # One hop: no container reaches the role through IMDS (the proxy faces the
+  # internet). The hub and the lifecycle handler get the role's credentials
+  # from a host-side file instead (swarmhub-aws-credentials, decision 0014).
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
-    http_put_response_hop_limit = 2
+    http_put_response_hop_limit = 1
     instance_metadata_tags      = "enabled"
   }
 

@@ -13,6 +13,7 @@ locals {
     region           = data.aws_region.current.name
     efs_id           = var.efs_id
     efs_mount        = var.efs_mount
+    boot_deadline    = var.boot_deadline_seconds
   })
 }
 

@@ -82,6 +82,17 @@ variable "efs_mount" {
   description = "Where nodes mount the EFS file system; homes are <efs_mount>/home/<user>."
 }
 
+variable "boot_deadline_seconds" {
+  type        = number
+  default     = 600
+  description = "Seconds after boot a worker keeps retrying its EFS mount and its join: the lifecycle handler's launch_timeout, after which it ABANDONs a node that is not Ready."
+
+  validation {
+    condition     = var.boot_deadline_seconds >= 60 && var.boot_deadline_seconds <= 7200
+    error_message = "boot_deadline_seconds must be between 60 and 7200 (the lifecycle hook's longest heartbeat timeout)."
+  }
+}
+
 variable "lifecycle_heartbeat_timeout" {
   type        = number
   default     = 900
