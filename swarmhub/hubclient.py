@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import TypeVar
 
 import requests
@@ -164,6 +165,30 @@ class HubClient:
         if r.status_code != 302:
             raise PermissionError(f"login of {user} refused: {r.status_code}")
         return Browser(self.url, user, s, self.timeout)
+
+
+class _FormInputs(HTMLParser):
+    """The hidden inputs of a page's form: what a browser posts when it is submitted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "input" and a.get("type") == "hidden" and a.get("name"):
+            self.fields.append((a["name"], a.get("value") or ""))
+
+
+def follow_consent(session: requests.Session, r: requests.Response, timeout: float):
+    """Past the hub's OAuth consent page ("Authorize access"), as a person who clicks
+    Authorize: the hub shows it before someone opens a server that is not theirs.
+    Any other response is returned as it is."""
+    if r.status_code != 200 or "/hub/api/oauth2/authorize" not in r.url:
+        return r
+    form = _FormInputs()
+    form.feed(r.text)
+    return session.post(r.url, data=form.fields, timeout=timeout)
 
 
 @dataclass

@@ -162,6 +162,8 @@ class SwarmhubSpawner(SwarmSpawner):
         return {**super().volume_binds, **self.course_mounts}
 
     async def create_object(self):
+        from swarmhub.hub import placement
+
         try:
             self._ensure_home()
             self._ensure_course_dirs()
@@ -173,8 +175,9 @@ class SwarmhubSpawner(SwarmSpawner):
         constraints = [
             c
             for c in (self.extra_placement_spec.get("constraints") or [])
-            if not c.startswith("node.id")
+            if not c.startswith(("node.id", f"engine.labels.{placement.IMAGE_LABEL_PREFIX}"))
         ]
+        constraints += placement.image_constraints(self.image)
         if node_id:
             constraints.append(f"node.id=={node_id}")
         self.extra_placement_spec = {**self.extra_placement_spec, "constraints": constraints}
@@ -390,7 +393,9 @@ class SwarmhubSpawner(SwarmSpawner):
         loop = asyncio.get_running_loop()
         give_up = loop.time() + max(1.0, self._time_left())
         while True:
-            asked = self.executor.submit(placement.choose, self.client, mem, cpu, self.service_name)
+            asked = self.executor.submit(
+                placement.choose, self.client, mem, cpu, self.service_name, self.image
+            )
             try:
                 node_id = await asyncio.wrap_future(asked)
             except asyncio.CancelledError:

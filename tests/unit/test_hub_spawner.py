@@ -65,7 +65,7 @@ def _swarm(monkeypatch, *, free_after: int, node: str | None, workers=1, mem=8 *
     """The swarm: `workers` nodes of `mem`, one with room after `free_after` looks."""
     asked = []
 
-    def choose(api, mem_, cpu, key=""):
+    def choose(api, mem_, cpu, key="", image=None):
         asked.append((mem_, cpu, key))
         return node if len(asked) > free_after else None
 
