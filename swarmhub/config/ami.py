@@ -48,10 +48,11 @@ class AmiConfig(Strict):
     # KMS key of the encrypted root volume; None: the account's default EBS key.
     kms_key_id: str | None = None
 
-    # Container images pre-loaded into the worker AMI. The local bake tags
-    # <images.repository>/{hub,notebook}:<hash>; push those to a registry the
-    # build instance can pull from (ECR works with its instance role) and name
-    # them here, by tag or digest.
+    # Container images pre-loaded into the worker AMI. Left at these defaults:
+    # the local bake's own images (run `bake --target local` first), carried
+    # into the AMI as `docker save` archives and checked by image id (decision
+    # 0011). Or name images in a registry of yours that the build instance can
+    # pull from (ECR works with its instance role), by tag or digest.
     notebook_image: str = Field(default="swarmhub/notebook:0.1.0", pattern=_IMAGE_REF)
     hub_image: str = Field(default="swarmhub/hub:0.1.0", pattern=_IMAGE_REF)
     # Instance profile of the build instance (for pulls from ECR); None: none.

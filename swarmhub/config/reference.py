@@ -67,7 +67,8 @@ SENTENCES = {
     "aws.fleet.backend.bucket": "The S3 bucket of the Terraform state (made once by you).",
     "aws.fleet.backend.key": "The state's object name in that bucket.",
     "lifecycle.enabled": "Run the lifecycle handler.",
-    "aws.ami.hub_image": "The hub image pre-loaded into the worker AMI, by tag or digest.",
+    "aws.ami.hub_image": "The hub image pre-loaded into the worker AMI: by default the "
+    "local bake's, carried by archive; or a registry image of yours, by tag or digest.",
     "aws.fleet.letsencrypt_email": "Who Let's Encrypt writes to about the hub's certificate.",
     "local.node_subnet": "One bridge, one subnet for all local nodes.",
     "name": "Names the deployment: swarm labels, AWS resources.",
