@@ -26,9 +26,12 @@ import requests
 from swarmhub.autoscaler import metrics, schedule
 from swarmhub.autoscaler.apply import apply
 from swarmhub.autoscaler.decide import decide, utcnow
+from swarmhub.autoscaler.fleetlog import FILE_NAME as FLEET_FILE
+from swarmhub.autoscaler.fleetlog import FleetRecorder
 from swarmhub.autoscaler.model import Node, Resources, Server, State
 from swarmhub.autoscaler.pools.base import NodePool
 from swarmhub.errors import SwarmhubError
+from swarmhub.hub import events
 from swarmhub.hub.settings import Settings, load, secret
 from swarmhub.swarm import nodes as swarm_nodes
 from swarmhub.swarm.nodes import set_availability
@@ -183,9 +186,20 @@ def _node_shape(workers, api) -> Resources:
     return Resources(int(info["MemTotal"]), float(info["NCPU"]))
 
 
-def step(s: Settings, api, pool: NodePool, swarm: DockerSwarmOps, memory: Memory, starting):
+def step(
+    s: Settings,
+    api,
+    pool: NodePool,
+    swarm: DockerSwarmOps,
+    memory: Memory,
+    starting,
+    fleet: FleetRecorder | None = None,
+):
     now = utcnow()
     state = gather(s, api, pool, memory, starting, now)
+    if fleet is not None:
+        # Every worker is paid for, joined or booting: what `report` bills.
+        fleet.record(now, len(state.nodes) + state.pending_requests)
     plan = decide(state, now)
     metrics.record(plan, state)
     before = pool.get_desired()
@@ -228,10 +242,11 @@ def main() -> None:
     interval = s.config.autoscaler.poll_interval
     log.info("started: pool=%s every %ss", type(pool).__name__, interval)
     said = DecisionLog()
+    fleet = FleetRecorder(events.events_file().with_name(FLEET_FILE))
     while not stop.is_set():
         t0 = time.monotonic()
         try:
-            plan, _ = step(s, api, pool, swarm, memory, hub_starting(hub, api_url))
+            plan, _ = step(s, api, pool, swarm, memory, hub_starting(hub, api_url), fleet)
             said(plan)
         except (SwarmhubError, requests.RequestException, docker.errors.DockerException) as exc:
             # A transient state (the hub restarting, the pool agent not up yet):

@@ -16,6 +16,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from swarmhub.autoscaler.fleetlog import FILE_NAME as FLEET_FILE
+from swarmhub.autoscaler.fleetlog import read_fleet
 from swarmhub.autoscaler.trace import ServerEvent, read_events, write_events
 from swarmhub.errors import SwarmhubError
 from swarmhub.report.billing import GIB, Bill, CourseBill, bill, timeline
@@ -75,11 +77,24 @@ def table(b: Bill) -> str:
         rows.append(b.total)
     for r in rows:
         lines.append(_row(r))
-    lines.append(
-        f"node-h: {len(b.nodes)} nodes while they hosted a server, split by reserved GiB-h; "
-        "hours a node hosted nothing (boot, min_nodes, windows) are not in the events, "
-        "so the real bill is at least this"
-    )
+    if b.fleet_from is None:
+        lines.append(
+            f"node-h: {len(b.nodes)} nodes while they hosted a server, split by reserved "
+            "GiB-h; hours a node hosted nothing (boot, min_nodes, windows) are not in the "
+            "events and there is no fleet record of the autoscaler, so the real bill is at "
+            "least this"
+        )
+    else:
+        lines.append(
+            "node-h: every worker, busy or not, from the autoscaler's fleet record"
+            + (
+                f" (from {b.fleet_from:%Y-%m-%d %H:%M}; before it, nodes while they hosted "
+                "a server)"
+                if b.fleet_from > b.start
+                else ""
+            )
+            + ", split by reserved GiB-h"
+        )
     if b.unplaced:
         lines.append(f"{b.unplaced} servers name no node: their GiB-h count, no node-h")
     return "\n".join(lines)
@@ -133,8 +148,12 @@ def main(
         raise SwarmhubError(f"--since {since_text}: that is not in the past")
     path = events_path(cfg, target, events_file)
     events = read_events(path)
+    try:
+        fleet = read_fleet(path.with_name(FLEET_FILE))
+    except ValueError as exc:
+        raise SwarmhubError(str(exc)) from None
     default_mem = int(cfg.servers.mem_reservation) if cfg is not None else GIB
-    b = bill(events, start, now, price=price, course=course, default_mem=default_mem)
+    b = bill(events, start, now, price=price, course=course, default_mem=default_mem, fleet=fleet)
     if course is not None and not b.courses:
         raise SwarmhubError(f"{path}: no server of course {course!r} ran in the period")
     text = table(b)

@@ -5,8 +5,10 @@ Per course, over a period [start, end):
 - server-hours: each server's start to stop (or the period's end if it still
   runs), clipped to the period;
 - reserved GiB-hours: the same hours times the server's memory reservation;
-- node-hours: each node counts while it hosts at least one server (the union
-  of its servers' intervals); the period's node-hours are split between the
+- node-hours: every worker of the autoscaler's fleet record (fleetlog), busy
+  or idle, where it reaches; elsewhere each node counts while it hosts at
+  least one server (the union of its servers' intervals), a floor of the
+  bill. The period's node-hours are split between the
   courses in proportion to their reserved GiB-hours (a course that reserved
   a third of the memory pays a third of the nodes);
 - cost: node-hours x the price of a node-hour;
@@ -14,10 +16,9 @@ Per course, over a period [start, end):
   period (nearest rank, as the simulator's);
 - cost per student-hour: cost / server-hours.
 
-What the events cannot see: a node's time while it hosts nothing (booting,
-kept by `min_nodes` or a schedule window, waiting to be drained). Those hours
-are paid too; the node-hours here are a floor of the real bill, and the
-report says so.
+The events alone cannot see a node's time while it hosts nothing (booting,
+kept by `min_nodes` or a schedule window, waiting to be drained); the fleet
+record can, and the report says which of the two it used.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from swarmhub.autoscaler import fleetlog
 from swarmhub.autoscaler.trace import ServerEvent, Visit, visits
 
 GIB = 1024**3
@@ -82,6 +84,10 @@ class Bill:
     intervals: list[Interval]
     nodes: dict[str, list[tuple[datetime, datetime]]]  # node id -> its busy spans
     unplaced: int  # servers whose events name no node (their hours buy no node-hours)
+    # From here on the autoscaler's fleet records give the node count
+    # (swarmhub.autoscaler.fleetlog); before it, nodes count while busy.
+    fleet_from: datetime | None = None
+    fleet_steps: list[tuple[datetime, datetime, int]] = field(default_factory=list)
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -123,9 +129,12 @@ def bill(
     price: float | None = None,
     course: str | None = None,
     default_mem: int = GIB,
+    fleet: list[fleetlog.FleetRecord] | None = None,
 ) -> Bill:
     """The period's bill. `default_mem`: the reservation of a server whose
-    events do not say (servers.mem_reservation)."""
+    events do not say (servers.mem_reservation). `fleet`: the autoscaler's
+    records of the fleet's size; where they reach, every node-hour counts,
+    busy or not."""
     found = visits(events)
     intervals = clipped(found, start, end)
     spans: dict[str, list] = defaultdict(list)
@@ -133,7 +142,16 @@ def bill(
         if i.visit.node:
             spans[i.visit.node].append((i.start, i.end))
     nodes = {n: union(s) for n, s in spans.items()}
-    node_hours = sum((b - a).total_seconds() for s in nodes.values() for a, b in s) / 3600
+    fleet_from = fleetlog.covered_from(fleet or [], start, end)
+    busy_until = fleet_from or end
+    node_hours = (
+        sum(
+            max(0.0, (min(b, busy_until) - a).total_seconds()) for s in nodes.values() for a, b in s
+        )
+        / 3600
+    )
+    if fleet_from is not None:
+        node_hours += fleetlog.node_hours(fleet or [], start, end)
 
     rows: dict[str, CourseBill] = {}
     users: dict[str, set] = defaultdict(set)
@@ -185,6 +203,8 @@ def bill(
         intervals=intervals,
         nodes=nodes,
         unplaced=len({id(i.visit) for i in intervals if not i.visit.node}),
+        fleet_from=fleet_from,
+        fleet_steps=fleetlog.steps(fleet or [], start, end),
     )
 
 
@@ -196,10 +216,15 @@ def timeline(b: Bill, course: str | None = None) -> list[tuple[datetime, int, in
         if course is None or (i.visit.course or NO_COURSE) == course:
             deltas[i.start][0] += 1
             deltas[i.end][0] -= 1
+    busy_until = b.fleet_from or b.end
     for spans in b.nodes.values():
         for a, z in spans:
-            deltas[a][1] += 1
-            deltas[z][1] -= 1
+            if a < busy_until:
+                deltas[a][1] += 1
+                deltas[min(z, busy_until)][1] -= 1
+    for a, z, n in b.fleet_steps:
+        deltas[a][1] += n
+        deltas[z][1] -= n
     out = [(b.start, 0, 0)]
     servers = nodes = 0
     for when in sorted(deltas):

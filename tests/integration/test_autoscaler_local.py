@@ -77,6 +77,12 @@ def test_scale_out_packs_and_scale_in_spares_busy_nodes(scaling_stack: Stack):
     assert _node_of(client, early) == first
     stack.stop(early)
 
+    # What `report` bills: the autoscaler's record of the fleet went 1 -> 2 -> 1.
+    from swarmhub.autoscaler.fleetlog import read_fleet
+
+    counts = [r.workers for r in read_fleet(stack.state_dir / "hub" / "fleet.jsonl")]
+    assert [c for i, c in enumerate(counts) if i == 0 or c != counts[i - 1]][-3:] == [1, 2, 1]
+
 
 def test_a_dead_node_is_noticed_cleaned_out_and_its_user_starts_elsewhere(
     scaling_stack: Stack,
