@@ -8,6 +8,18 @@ locals {
   # the manager's policy may change only this group.
   worker_asg_name = "${var.name}-workers"
   efs_mount       = "/srv/swarmhub/efs"
+
+  # What the Chef Server's first boot puts into SSM (the bake renders the
+  # same prefix into its AMI: /<name_prefix>/chef-server). Workers read the
+  # validator key and the certificate, never the admin key.
+  chef_ssm_prefix          = "/${var.name}/chef-server"
+  chef_validator_parameter = "${local.chef_ssm_prefix}/validator-key"
+  chef_tls_cert_parameter  = "${local.chef_ssm_prefix}/tls-cert"
+  chef_server_url = (
+    length(module.chef_server) > 0
+    ? "https://${module.chef_server[0].private_ip}/organizations/${var.chef_organization}"
+    : null
+  )
 }
 
 module "secrets" {
@@ -44,6 +56,8 @@ module "iam" {
   manager_network_interface_arn      = module.manager.network_interface_arn
   manager_state_volume_arn           = module.manager.state_volume_arn
   chef_server_enabled                = var.chef_server_enabled
+  chef_ssm_prefix                    = local.chef_ssm_prefix
+  worker_chef_parameter_names        = var.chef_server_enabled ? [local.chef_validator_parameter, local.chef_tls_cert_parameter] : []
   tags                               = local.tags
 }
 
@@ -104,6 +118,12 @@ module "workers" {
   efs_id                    = module.storage.file_system_id
   efs_mount                 = local.efs_mount
   boot_deadline_seconds     = var.worker_boot_deadline_seconds
+  # Enrollment with the Chef Server runs beside the join (null: none).
+  chef_server_url               = local.chef_server_url
+  chef_organization             = var.chef_organization
+  chef_validator_parameter_name = local.chef_validator_parameter
+  chef_tls_cert_parameter_name  = local.chef_tls_cert_parameter
+  chef_enroll_deadline_seconds  = var.chef_enroll_deadline_seconds
   # Past the deadline if the handler is not up yet (a first deploy): the
   # hook's own timeout must not cut the node's retries short.
   lifecycle_heartbeat_timeout = min(7200, max(900, var.worker_boot_deadline_seconds + 300))

@@ -139,7 +139,24 @@ variable "hub_ingress_cidrs" {
 variable "chef_server_enabled" {
   type        = bool
   default     = true
-  description = "Whether to run the Chef Server."
+  description = "Whether to run the Chef Server (and enroll every worker with it)."
+}
+
+variable "chef_organization" {
+  type        = string
+  default     = "swarmhub"
+  description = "The Chef Server's organisation, as baked into the chef-server AMI (aws.ami.chef_organization); workers enroll into it."
+}
+
+variable "chef_enroll_deadline_seconds" {
+  type        = number
+  default     = 1800
+  description = "Seconds a worker keeps trying to enroll with the Chef Server before it gives up (the join never waits for it)."
+
+  validation {
+    condition     = var.chef_enroll_deadline_seconds >= 60 && var.chef_enroll_deadline_seconds <= 7200
+    error_message = "chef_enroll_deadline_seconds must be between 60 and 7200."
+  }
 }
 
 variable "tags" {

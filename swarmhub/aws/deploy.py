@@ -107,6 +107,9 @@ def render_tfvars(cfg, amis: dict[str, str], *, running: bool = True) -> dict:
         "worker_ami_id": amis["worker"],
         "chef_server_ami_id": amis.get("chef-server"),
         "chef_server_enabled": fleet.chef_server,
+        # The organisation the chef-server AMI's first boot creates (the bake
+        # renders the same value): workers enroll into it.
+        "chef_organization": cfg.aws.ami.chef_organization if fleet.chef_server else None,
         "worker_instance_type": fleet.worker_instance_type,
         "manager_instance_type": fleet.manager_instance_type,
         "chef_server_instance_type": fleet.chef_server_instance_type,

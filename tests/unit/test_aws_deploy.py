@@ -453,6 +453,17 @@ def render_tftpl(path: Path, values: dict[str, str]) -> str:
     return rendered.replace("$${", "${")
 
 
+# What the workers module passes without a Chef Server (chef_server_url null).
+NO_CHEF = {
+    "chef_enroll": "false",
+    "chef_server_url": "none",
+    "chef_org": "swarmhub",
+    "chef_validator_param": "",
+    "chef_tls_cert_param": "",
+    "chef_enroll_deadline": "1800",
+}
+
+
 def test_worker_user_data_drives_the_same_join_script_as_the_local_pool(tmp_path):
     template = REPO / "terraform" / "modules" / "workers" / "templates" / "user-data.sh.tftpl"
     user_data = render_tftpl(
@@ -464,6 +475,7 @@ def test_worker_user_data_drives_the_same_join_script_as_the_local_pool(tmp_path
             "efs_id": "fs-12345678",
             "efs_mount": "/srv/swarmhub/efs",
             "boot_deadline": "600",
+            **NO_CHEF,
         },
     )
     env_text = user_data.split("<<'SWARMHUB_ENV'\n")[1].split("SWARMHUB_ENV\n")[0]
@@ -525,3 +537,91 @@ def test_a_domain_without_route53_is_pointed_while_the_same_deploy_waits(fleet, 
         return
     assert lines[0].startswith("now point hub.example.org at 203.0.113.7: an A record")
     assert "waiting up to" in lines[1]
+
+
+# ------------------------------------------------------------- Chef enrollment
+
+
+def worker_user_data(chef: dict[str, str]) -> str:
+    template = REPO / "terraform" / "modules" / "workers" / "templates" / "user-data.sh.tftpl"
+    return render_tftpl(
+        template,
+        {
+            "manager_addr": "10.40.0.10:2377",
+            "join_token_param": "/hub/swarm/join-token",
+            "region": REGION,
+            "efs_id": "fs-12345678",
+            "efs_mount": "/srv/swarmhub/efs",
+            "boot_deadline": "600",
+            **chef,
+        },
+    )
+
+
+CHEF = {
+    "chef_enroll": "true",
+    "chef_server_url": "https://10.40.1.20/organizations/swarmhub",
+    "chef_org": "swarmhub",
+    "chef_validator_param": "/hub/chef-server/validator-key",
+    "chef_tls_cert_param": "/hub/chef-server/tls-cert",
+    "chef_enroll_deadline": "1800",
+}
+
+
+def run_user_data(tmp_path: Path, user_data: str) -> tuple[Path, list[str]]:
+    """The rendered user-data, run with /etc/swarmhub moved under tmp_path and a
+    fake systemctl; returns that directory and the systemctl calls in order."""
+    etc = tmp_path / "etc-swarmhub"
+    script = tmp_path / "user-data.sh"
+    script.write_text(user_data.replace("/etc/swarmhub", str(etc)))
+    bindir, log = fake_tools(tmp_path, {"systemctl": "exit 0"})
+    result = run_script(script, bindir, {})
+    assert result.returncode == 0, result.stderr
+    return etc, log.read_text().splitlines()
+
+
+def test_worker_user_data_with_a_chef_server_starts_enrollment_beside_the_join(tmp_path):
+    etc, systemctl = run_user_data(tmp_path, worker_user_data(CHEF))
+    env = dict(line.split("=", 1) for line in (etc / "enroll.env").read_text().splitlines())
+    assert env == {
+        "SWARMHUB_CHEF_SERVER_URL": "https://10.40.1.20/organizations/swarmhub",
+        "SWARMHUB_CHEF_ORG": "swarmhub",
+        "SWARMHUB_CHEF_VALIDATOR_PARAM": "/hub/chef-server/validator-key",
+        "SWARMHUB_CHEF_TLS_CERT_PARAM": "/hub/chef-server/tls-cert",
+        "AWS_DEFAULT_REGION": REGION,
+        "SWARMHUB_ENROLL_DEADLINE": "1800",
+    }
+    # Every variable the enroll script requires is set here.
+    enroll = (REPO / "cookbooks/swarmhub_worker/templates/swarmhub-enroll.sh.erb").read_text()
+    required = set(re.findall(r'"\$\{(SWARMHUB_\w+):\?\}"', enroll))
+    assert required and required <= set(env)
+    # Enrollment is started without waiting, before the join that is waited for.
+    assert systemctl == [
+        "systemctl enable swarmhub-enroll.service",
+        "systemctl start --no-block swarmhub-enroll.service",
+        "systemctl enable --now swarmhub-join.service",
+    ]
+    assert not (etc / "enroll.env.new").exists()
+
+
+def test_worker_user_data_without_a_chef_server_neither_writes_nor_enables_enrollment(tmp_path):
+    etc, systemctl = run_user_data(tmp_path, worker_user_data(NO_CHEF))
+    assert not (etc / "enroll.env").exists()
+    assert systemctl == ["systemctl enable --now swarmhub-join.service"]
+    assert (etc / "join.env").exists()
+
+
+def test_worker_user_data_names_the_validator_key_and_never_holds_one():
+    user_data = worker_user_data(CHEF)
+    assert "/hub/chef-server/validator-key" in user_data
+    assert "PRIVATE KEY" not in user_data and "admin-key" not in user_data
+
+
+def test_tfvars_carry_the_chef_organization_only_with_a_chef_server():
+    cfg = parse_config(
+        {"aws": {"region": REGION, "ami": {"chef_organization": "acme"}}}, source="t.yaml"
+    )
+    amis = {"worker": "ami-0123456789abcdef0", "chef-server": "ami-0123456789abcdef1"}
+    assert deploy.render_tfvars(cfg, amis)["chef_organization"] == "acme"
+    off = parse_config({"aws": {"region": REGION, "fleet": {"chef_server": False}}}, source="t")
+    assert "chef_organization" not in deploy.render_tfvars(off, {"worker": amis["worker"]})

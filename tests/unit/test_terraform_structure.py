@@ -362,9 +362,20 @@ def test_worker_user_data_only_writes_join_env_and_starts_the_join_service():
     commands = [
         line.strip()
         for line in text.split("SWARMHUB_ENV\n")[-1].splitlines()
-        if line.strip() and not line.startswith("#")
+        if line.strip() and not line.strip().startswith("#")
     ]
-    assert commands == ["systemctl enable --now swarmhub-join.service"]
+    # With a Chef Server, enrollment is written and started beside the join.
+    opening = commands.index("cat > /etc/swarmhub/enroll.env.new <<'SWARMHUB_ENROLL_ENV'")
+    closing = commands.index("SWARMHUB_ENROLL_ENV")
+    assert commands[:opening] == ['if [ "${chef_enroll}" = true ]; then']
+    assert all(re.fullmatch(r"[A-Z_]+=\$\{\w+\}", c) for c in commands[opening + 1 : closing])
+    assert commands[closing + 1 :] == [
+        "mv /etc/swarmhub/enroll.env.new /etc/swarmhub/enroll.env",
+        "systemctl enable swarmhub-enroll.service",
+        "systemctl start --no-block swarmhub-enroll.service",
+        "fi",
+        "systemctl enable --now swarmhub-join.service",
+    ]
     head = text.split("<<'SWARMHUB_ENV'")[0]
     assert "cat > /etc/swarmhub/join.env" in head
     assert "/usr/local/sbin/swarm-join.sh" in text
@@ -390,6 +401,25 @@ def test_chef_server_may_publish_exactly_the_keys_its_first_boot_writes():
     (statement,) = doc["statement"]
     assert [uq(a) for a in statement["actions"]] == ["ssm:PutParameter"]
     (resource,) = statement["resources"]
-    assert uq(resource).endswith(":parameter/${var.name}/chef-server/*")
+    assert uq(resource) == "${local.parameter_arn_prefix}${local.chef_ssm_prefix}/*"
+    main = (module_dir("iam") / "main.tf").read_text()
+    assert 'coalesce(var.chef_ssm_prefix, "/${var.name}/chef-server")' in main
+    root = (TF / "main.tf").read_text()
+    assert 'chef_ssm_prefix          = "/${var.name}/chef-server"' in root
     bake_src = (REPO / "swarmhub" / "aws" / "bake.py").read_text()
     assert '"ssm_prefix": f"/{cfg.aws.name_prefix}/chef-server"' in bake_src
+
+
+def test_workers_read_the_validator_key_and_certificate_only_with_a_chef_server():
+    main = (module_dir("iam") / "main.tf").read_text()
+    worker = main.split('data "aws_iam_policy_document" "worker"')[1].split("\nresource ")[0]
+    assert 'sid       = "ReadChefEnrollment"' in worker
+    assert "var.chef_server_enabled && length(local.worker_chef_parameter_arns) > 0" in worker
+    assert "resources = local.worker_chef_parameter_arns" in worker
+    assert "*" not in worker.split("ReadChefEnrollment")[1].split("}")[0]
+    root = (TF / "main.tf").read_text()
+    assert (
+        "worker_chef_parameter_names        = var.chef_server_enabled ? "
+        "[local.chef_validator_parameter, local.chef_tls_cert_parameter] : []"
+    ) in root
+    assert "admin-key" not in root

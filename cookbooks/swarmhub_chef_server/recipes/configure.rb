@@ -15,6 +15,10 @@ end
 template server['config_file'] do
   source 'chef-server.rb.erb'
   mode '0644'
+  variables(
+    tls_cert: "#{server['tls_dir']}/server.crt",
+    tls_key: "#{server['tls_dir']}/server.key"
+  )
 end
 
 flavor = server['flavors'][server['flavor']]
@@ -23,7 +27,7 @@ directory flavor['config_dir'] do
   mode '0755'
 end
 
-link "#{flavor['config_dir']}/chef-server.rb" do
+link "#{flavor['config_dir']}/#{flavor['config_name']}" do
   to server['config_file']
 end
 

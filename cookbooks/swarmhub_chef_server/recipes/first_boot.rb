@@ -17,6 +17,8 @@ template script do
   variables(
     ctl: server['flavors'][server['flavor']]['ctl'],
     config_dir: server['flavors'][server['flavor']]['config_dir'],
+    config_name: server['flavors'][server['flavor']]['config_name'],
+    tls_dir: server['tls_dir'],
     flavor: server['flavor'],
     organization: server['organization'],
     organization_full_name: server['organization_full_name'],

@@ -10,6 +10,7 @@ template '/usr/local/sbin/swarmhub-seal' do
   source 'swarmhub-seal.sh.erb'
   mode '0755'
   variables(
-    ctl: node['swarmhub']['chef_server']['flavors'][node['swarmhub']['chef_server']['flavor']]['ctl']
+    ctl: node['swarmhub']['chef_server']['flavors'][node['swarmhub']['chef_server']['flavor']]['ctl'],
+    tls_dir: node['swarmhub']['chef_server']['tls_dir']
   )
 end

@@ -58,10 +58,15 @@ default['swarmhub']['join']['env_file'] = '/etc/swarmhub/join.env'
 default['swarmhub']['join']['wrapper'] = '/usr/local/sbin/swarmhub-join-until'
 default['swarmhub']['join']['timeout'] = 7500
 
-# Optional Chef enrollment after the join (never before it).
+# Optional Chef enrollment beside the join (never in its way): user-data
+# writes the env file and enables the unit when the fleet has a Chef Server.
+# The script gives up at SWARMHUB_ENROLL_DEADLINE (enroll.env); the unit's
+# timeout only backs that up (Terraform's largest deadline, 7200 s, plus a
+# margin).
 default['swarmhub']['enroll']['script'] = '/usr/local/sbin/swarmhub-enroll'
 default['swarmhub']['enroll']['env_file'] = '/etc/swarmhub/enroll.env'
 default['swarmhub']['enroll']['config_dir'] = '/etc/cinc'
+default['swarmhub']['enroll']['timeout'] = 7500
 
 # The manager role (same image; user-data writes manager.env and enables the
 # units): the hub, its proxy and services, and the lifecycle handler.

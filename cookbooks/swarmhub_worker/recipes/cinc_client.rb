@@ -2,9 +2,9 @@
 # Cookbook:: swarmhub_worker
 # Recipe:: cinc_client
 #
-# Optional enrollment with the Chef Server, after the swarm join and never in
-# its way: the unit is ordered after swarmhub-join.service without requiring
-# it, and stays disabled unless user-data enables it. Its client.rb reads the
+# Optional enrollment with the Chef Server, beside the swarm join and never in
+# its way: the unit is ordered after the network only, nothing requires it,
+# and it stays disabled unless user-data enables it. Its client.rb reads the
 # server address from the environment, so the image holds no server, key or
 # organisation.
 
@@ -14,6 +14,11 @@ enroll = node['swarmhub']['enroll']
 config_dir = enroll['config_dir']
 
 directory config_dir do
+  mode '0755'
+end
+
+# The Chef Server's certificate goes here at enrollment (swarmhub-enroll).
+directory "#{config_dir}/trusted_certs" do
   mode '0755'
 end
 
@@ -39,7 +44,8 @@ template '/etc/systemd/system/swarmhub-enroll.service' do
   mode '0644'
   variables(
     script: enroll['script'],
-    env_file: enroll['env_file']
+    env_file: enroll['env_file'],
+    timeout: enroll['timeout']
   )
   notifies :run, 'execute[systemctl daemon-reload]', :immediately
 end

@@ -1,5 +1,6 @@
 # One role per node kind, each with only what that node does:
-#   worker:      read the join token (and nothing else of SSM), SSM sessions
+#   worker:      read the join token and, with a Chef Server, its validator
+#                key and certificate (nothing else of SSM), SSM sessions
 #   manager:     steer the workers' ASG only, consume its lifecycle queue,
 #                publish the join token, read the OAuth secret, take over the
 #                role's network interface and state volume, SSM sessions
@@ -21,6 +22,12 @@ locals {
   # (the group needs the workers' instance profile from here).
   worker_asg_arn = "arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/${var.worker_asg_name}"
   instance_arns  = "arn:${local.partition}:ec2:${local.region}:${local.account}:instance/*"
+  # Parameter names start with "/", which the ARN drops.
+  parameter_arn_prefix = "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter"
+  chef_ssm_prefix      = coalesce(var.chef_ssm_prefix, "/${var.name}/chef-server")
+  worker_chef_parameter_arns = [
+    for name in var.worker_chef_parameter_names : "${local.parameter_arn_prefix}${name}"
+  ]
 
   roles = merge(
     { worker = "swarm worker", manager = "swarm manager and hub" },
@@ -87,7 +94,7 @@ resource "aws_iam_instance_profile" "this" {
 }
 
 ################################################################################
-# Worker: read the join token, nothing else
+# Worker: read the join token (and what enrollment needs), nothing else
 ################################################################################
 
 data "aws_iam_policy_document" "worker" {
@@ -95,6 +102,19 @@ data "aws_iam_policy_document" "worker" {
     sid       = "ReadJoinToken"
     actions   = ["ssm:GetParameter"]
     resources = [var.join_token_parameter_arn]
+  }
+
+  # Enrollment: the organisation's validator key (a SecureString under the
+  # account's aws/ssm key, which SSM uses for any principal allowed to read
+  # the parameter) and the server's certificate, by exact name. Never the
+  # admin key next to them.
+  dynamic "statement" {
+    for_each = var.chef_server_enabled && length(local.worker_chef_parameter_arns) > 0 ? [1] : []
+    content {
+      sid       = "ReadChefEnrollment"
+      actions   = ["ssm:GetParameter"]
+      resources = local.worker_chef_parameter_arns
+    }
   }
 
   statement {
@@ -220,7 +240,7 @@ resource "aws_iam_role_policy" "manager" {
 ################################################################################
 
 # Its first boot puts <name>/chef-server/{admin-key,validator-key} as
-# SecureStrings (the account's aws/ssm key, usable through SSM by the
+# SecureStrings and <name>/chef-server/tls-cert as a String (the account's aws/ssm key, usable through SSM by the
 # account's principals); without this it could not, and no node could enroll.
 data "aws_iam_policy_document" "chef_server" {
   count = var.chef_server_enabled ? 1 : 0
@@ -228,7 +248,7 @@ data "aws_iam_policy_document" "chef_server" {
   statement {
     sid       = "PublishItsKeys"
     actions   = ["ssm:PutParameter"]
-    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/${var.name}/chef-server/*"]
+    resources = ["${local.parameter_arn_prefix}${local.chef_ssm_prefix}/*"]
   }
 }
 

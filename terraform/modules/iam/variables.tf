@@ -44,6 +44,18 @@ variable "chef_server_enabled" {
   description = "Whether to create the chef server's role."
 }
 
+variable "chef_ssm_prefix" {
+  type        = string
+  default     = null
+  description = "SSM path the Chef Server's first boot writes its keys and certificate under (/<name>/chef-server); null: /<name>/chef-server."
+}
+
+variable "worker_chef_parameter_names" {
+  type        = list(string)
+  default     = []
+  description = "SSM parameters a worker reads to enroll with the Chef Server (validator key, certificate); only with chef_server_enabled."
+}
+
 variable "tags" {
   type        = map(string)
   default     = {}

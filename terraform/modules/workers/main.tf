@@ -5,15 +5,23 @@
 
 data "aws_region" "current" {}
 
+# Names and addresses only in the user-data: the join token and the Chef
+# validator key stay in SSM.
 locals {
   asg_name = var.asg_name
   user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", {
-    manager_addr     = var.manager_addr
-    join_token_param = var.join_token_parameter_name
-    region           = data.aws_region.current.name
-    efs_id           = var.efs_id
-    efs_mount        = var.efs_mount
-    boot_deadline    = var.boot_deadline_seconds
+    manager_addr         = var.manager_addr
+    join_token_param     = var.join_token_parameter_name
+    region               = data.aws_region.current.name
+    efs_id               = var.efs_id
+    efs_mount            = var.efs_mount
+    boot_deadline        = var.boot_deadline_seconds
+    chef_enroll          = var.chef_server_url != null ? "true" : "false"
+    chef_server_url      = coalesce(var.chef_server_url, "none")
+    chef_org             = var.chef_organization
+    chef_validator_param = var.chef_validator_parameter_name
+    chef_tls_cert_param  = var.chef_tls_cert_parameter_name
+    chef_enroll_deadline = var.chef_enroll_deadline_seconds
   })
 }
 

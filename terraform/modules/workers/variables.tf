@@ -93,6 +93,36 @@ variable "boot_deadline_seconds" {
   }
 }
 
+variable "chef_server_url" {
+  type        = string
+  default     = null
+  description = "https://<Chef Server's private address>/organizations/<org>, which workers enroll with; null: no enrollment."
+}
+
+variable "chef_organization" {
+  type        = string
+  default     = "swarmhub"
+  description = "The Chef Server's organisation (its validator client is <org>-validator)."
+}
+
+variable "chef_validator_parameter_name" {
+  type        = string
+  default     = ""
+  description = "Name (not value) of the SSM SecureString with the organisation's validator key."
+}
+
+variable "chef_tls_cert_parameter_name" {
+  type        = string
+  default     = ""
+  description = "Name of the SSM String with the Chef Server's TLS certificate, which workers pin."
+}
+
+variable "chef_enroll_deadline_seconds" {
+  type        = number
+  default     = 1800
+  description = "Seconds a worker keeps trying to enroll before it gives up with one log line."
+}
+
 variable "lifecycle_heartbeat_timeout" {
   type        = number
   default     = 900
