@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -97,6 +98,8 @@ def list_nodes(cfg: Config) -> list[LocalNode]:
         return []
     out = []
     for child in sorted(root.iterdir()):
+        if child.name.startswith("."):  # a node being removed (see _teardown)
+            continue
         meta = child / "node.json"
         if meta.exists():
             out.append(LocalNode(**json.loads(meta.read_text())))
@@ -136,6 +139,11 @@ def dockerd_alive(node: LocalNode) -> bool:
 def next_free(cfg: Config, exclude: set[str] = frozenset()) -> LocalNode:
     """The lowest free node; `exclude` names nodes still booting or being torn down."""
     used = {n.index for n in list_nodes(cfg)} | {int(name[1:]) for name in exclude}
+    # A node's directory made before its node.json (a start under way in
+    # another process) takes its name too.
+    root = paths(cfg).nodes
+    if root.is_dir():
+        used |= {int(c.name[1:]) for c in root.iterdir() if re.fullmatch(r"w\d+", c.name)}
     index = 1
     while index in used:
         index += 1
@@ -366,4 +374,14 @@ def _teardown(cfg: Config, node: LocalNode) -> None:
     run(["ip", "link", "del", node.veth], check=False, capture=True, quiet=True)
     run(["ip", "netns", "del", node.netns], check=False, capture=True, quiet=True)
     shutil.rmtree(node.exec_root, ignore_errors=True)
-    shutil.rmtree(data, ignore_errors=True)
+    # Out of the way in one step, then removed: a data-root takes seconds to
+    # delete, and a node started meanwhile under the same name (by the pool
+    # agent, or a test) would lose its files to the rmtree.
+    tomb = data.with_name(f".removing-{data.name}-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        data.rename(tomb)
+    except FileNotFoundError:
+        return
+    except OSError:
+        tomb = data
+    shutil.rmtree(tomb, ignore_errors=True)

@@ -8,6 +8,7 @@ got a 503.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -92,3 +93,26 @@ def test_a_killed_child_is_not_alive_though_it_is_a_zombie(tmp_path):
         time.sleep(0.05)
     assert not pid_alive(pidfile)
     assert not os.path.exists(f"/proc/{child.pid}")  # reaped, not left a zombie
+
+
+def test_a_node_name_stays_taken_until_its_directory_is_gone(tmp_path):
+    """A removal in progress (its data-root renamed away, then deleted) never
+    lists as a node, and a directory without node.json yet keeps its name: a
+    node started meanwhile must not share a directory with one being removed."""
+    from swarmhub.config import parse_config
+    from swarmhub.local import nodes
+    from swarmhub.local.paths import paths
+
+    cfg = parse_config(
+        {"local": {"state_dir": str(tmp_path / "s"), "homes_dir": str(tmp_path / "h")}}, "t"
+    )
+    root = paths(cfg).nodes
+    root.mkdir(parents=True)
+    node = nodes._node(cfg, 1)
+    (root / "w1").mkdir()
+    (root / "w1" / "node.json").write_text(json.dumps(node.__dict__))
+    (root / "w2").mkdir()  # a start under way elsewhere
+    (root / ".removing-w3-1-2").mkdir()
+    (root / ".removing-w3-1-2" / "node.json").write_text(json.dumps(nodes._node(cfg, 3).__dict__))
+    assert [n.name for n in nodes.list_nodes(cfg)] == ["w1"]
+    assert nodes.next_free(cfg).name == "w3"
