@@ -18,7 +18,8 @@
 With `courses:` the authenticator manages JupyterHub groups (manage_groups):
 `course-<name>` for a course's roster, `course-<name>-staff` for its staff,
 worked out at each sign-in from the config (user names) and, with GitHub, the
-user's teams (read at each sign-in: a team change shows at the next one).
+user's teams (read at each sign-in: a team change shows at the next one; a
+user refused at sign-in loses every course group).
 Accounts and shared-password users get them again at each refresh
 (auth_refresh_age), so a course's end date takes its groups away within
 minutes; a GitHub user's teams are read at their next sign-in, but an ended
@@ -193,7 +194,27 @@ def _github_class():
             if await super().check_allowed(username, auth_model):
                 return True
             # On a running course's roster or staff (by name or team): admitted.
-            return bool(self.manage_groups and auth_model.get("groups"))
+            if self.manage_groups and auth_model.get("groups"):
+                return True
+            if self.manage_groups:
+                self._forget_course_groups(username)
+            return False
+
+        def _forget_course_groups(self, username: str) -> None:
+            """A refused sign-in changes nothing in JupyterHub, so a student taken
+            off every team that admitted them would stay in the course's group,
+            and its staff would keep their powers over them. Take the groups away
+            here: with manage_groups, every group of a user is a course's."""
+            from jupyterhub import orm
+
+            app = self.parent
+            db, users = getattr(app, "db", None), getattr(app, "users", None)
+            if db is None or users is None:
+                return
+            found = orm.User.find(db, username)
+            if found is not None and found.groups:
+                users[found].sync_groups([])
+                self.log.info("%s: refused at sign-in; course groups taken away", username)
 
     return CourseGitHubOAuthenticator
 

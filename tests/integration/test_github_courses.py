@@ -276,3 +276,5 @@ def test_a_student_taken_off_every_team_is_refused(hub, github: FakeGitHub):
     github.team_members["uni:phys-students"].discard("ben")
     _, r = _sign_in(public, github, "ben")
     assert r.status_code == 403
+    # And he is no longer the course's: its staff lose their powers over him.
+    assert _groups(public, "ben") == []
