@@ -83,22 +83,35 @@ def make_pool(s: Settings, api) -> NodePool:
     return AsgPool(s.runtime.asg_name, lambda: swarm_ids_from_nodes(api.nodes()), region=region)
 
 
-def hub_starting(session: requests.Session, api_url: str) -> dict[str, dict]:
+class Starting(dict):
+    """user -> the options they asked for, of the servers the hub is starting;
+    `groups`: user -> their groups (a course's exam changes a server's size)."""
+
+    def __init__(self, *args, groups: dict[str, list[str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.groups = groups or {}
+
+
+def hub_starting(session: requests.Session, api_url: str) -> Starting:
     """Users whose server the hub is starting (their task may not exist yet),
     with the options they asked for (the profile says how big the server is)."""
     r = session.get(f"{api_url}/users", params={"state": "active"}, timeout=10)
     r.raise_for_status()
-    out = {}
+    out = Starting()
     for user in r.json():
         for server in (user.get("servers") or {}).values():
             if server.get("pending") == "spawn":
                 out[user["name"]] = server.get("user_options") or {}
+                out.groups[user["name"]] = list(user.get("groups") or [])
     return out
 
 
-def _reservation(s: Settings, options: dict) -> Resources:
-    """What a server started with `options` will reserve (its profile's size)."""
-    from swarmhub.hub import profiles
+def _reservation(
+    s: Settings, options: dict, groups: list[str] = (), now: datetime | None = None
+) -> Resources:
+    """What a server started with `options` will reserve: its profile's size, or
+    its limit during an exam of the student's course (swarmhub.hub.courses)."""
+    from swarmhub.hub import courses, profiles
 
     try:
         choice = profiles.resolve(
@@ -107,6 +120,10 @@ def _reservation(s: Settings, options: dict) -> Resources:
     except ValueError:
         # The hub refuses such a spawn; until it does, count a default server.
         return Resources(s.config.servers.mem_reservation, s.config.servers.cpu_reservation)
+    if s.config.courses and groups and now is not None:
+        member = courses.membership(s.config.courses, set(groups), now)
+        if courses.exam_now(member, now) is not None:
+            return Resources(choice.mem_limit, choice.cpu_limit)
     return Resources(choice.mem_reservation, choice.cpu_reservation)
 
 
@@ -159,7 +176,8 @@ def gather(
             Server(p.user, None, pending=True, mem=p.mem or slot.mem, cpu=p.cpu or slot.cpu)
         )
     for user in sorted(starting.keys() - placed):
-        size = _reservation(s, starting[user])
+        groups = getattr(starting, "groups", {}).get(user, [])
+        size = _reservation(s, starting[user], groups, now)
         servers.append(Server(user, None, pending=True, mem=size.mem, cpu=size.cpu))
     # Joined, Ready or not: a node that joined a moment ago is no longer in flight.
     joined = len(nodes)

@@ -31,7 +31,8 @@ CLI_SCOPES = [
     "access:servers",
     "tokens",
 ]
-AUTOSCALER_SCOPES = ["list:users", "read:users:activity", "read:servers"]
+# read:users:groups: a waiting student in an exam counts at their limit (guarantee).
+AUTOSCALER_SCOPES = ["list:users", "read:users:activity", "read:servers", "read:users:groups"]
 CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
 
 

@@ -139,3 +139,31 @@ def test_a_waiting_server_counts_at_the_size_of_the_profile_it_asked_for():
     # An option the hub will refuse counts as a default server meanwhile.
     odd = gather(settings, api, pool, Memory(), {"c": {"profile": "huge"}}, NOW)
     assert [s.mem for s in odd.servers if s.pending] == [4 * GiB]
+
+
+def test_a_student_starting_during_their_exam_counts_at_the_limit():
+    from swarmhub.autoscaler.service import Starting
+
+    config = parse_config(
+        {
+            "servers": {"mem_reservation": 2 * GiB, "mem_limit": 6 * GiB,
+                        "cpu_reservation": 0.1, "cpu_limit": 1.0},
+            "autoscaler": {"enabled": True, "min_nodes": 1, "max_nodes": 4, "headroom_slots": 0},
+            "courses": [
+                {"name": "stats", "roster": ["c", "d"], "start": "2026-09-01",
+                 "end": "2026-12-20",
+                 "windows": [{"kind": "exam", "days": ["wed"], "start": "11:00",
+                              "end": "13:00", "min_nodes": 1}]},
+            ],
+        },
+        "test.yaml",
+    )  # fmt: skip
+    settings = Settings(config, runtime())
+    api = _Manager([_node("n1", "ready", 8 * GiB)], {})
+    starting = Starting({"c": {}, "e": {}}, groups={"c": ["course-stats"], "e": []})
+    state = gather(settings, api, _Pool(1, ["n1"]), Memory(), starting, NOW)
+    sizes = {s.user: (s.mem, s.cpu) for s in state.servers if s.pending}
+    assert sizes == {"c": (6 * GiB, 1.0), "e": (2 * GiB, 0.1)}
+    # An hour later the exam is over: the profile's reservation again.
+    later = gather(settings, api, _Pool(1, ["n1"]), Memory(), starting, NOW.replace(hour=14))
+    assert {s.user: s.mem for s in later.servers if s.pending}["c"] == 2 * GiB
