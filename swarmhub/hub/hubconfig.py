@@ -91,7 +91,6 @@ def configure(c, settings: Settings | None = None) -> None:
     sp.poll_interval = 10
     sp.default_url = "/lab"
     sp.name_template = "jupyter-{username}"
-    sp.remove = True
     sp.debug = False
     sp.homes_hub_dir = HOMES_HUB_DIR
     # Course areas sit in the homes' storage, in a directory no user can be named.
