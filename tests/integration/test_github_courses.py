@@ -10,12 +10,6 @@ loopback, its own configurable-http-proxy, sqlite, no user server started).
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import textwrap
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,17 +17,9 @@ import pytest
 import requests
 
 from swarmhub.config import parse_config
-from swarmhub.hub.settings import render
-from tests.conftest import require_tool
 from tests.fixtures.fake_github import FakeGitHub
-from tests.helpers import runtime
-from tests.integration.test_github_oauth import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    DEBIAN_NODE_PATH,
-    _free_port,
-    _sign_in,
-)
+from tests.integration.github_hub import CLIENT_ID, CLIENT_SECRET, running_hub
+from tests.integration.github_hub import sign_in as _sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -65,10 +51,6 @@ def github():
 @pytest.fixture(scope="module")
 def hub(github: FakeGitHub, tmp_path_factory):
     """A JupyterHub process whose sign-in and roles come from hubconfig's own code."""
-    require_tool("configurable-http-proxy")
-    tmp = tmp_path_factory.mktemp("github-courses-hub")
-    port, hub_port, api_port = _free_port(), _free_port(), _free_port()
-    public = f"http://127.0.0.1:{port}"
     today = datetime.now(UTC).date()
     config = parse_config(
         {
@@ -98,87 +80,16 @@ def hub(github: FakeGitHub, tmp_path_factory):
         },
         "test",
     )
-    hub_runtime = runtime(
-        network="none",
-        hub_service="127.0.0.1",
-        proxy_service="127.0.0.1",
-        notebook_image="unused",
-        hub_image="unused",
-        homes_host_dir=str(tmp / "homes"),
-        public_url=f"{public}/",
-    )
-    (tmp / "settings.json").write_text(render(config, hub_runtime))
-    secrets_dir = tmp / "secrets"
-    secrets_dir.mkdir(mode=0o700)
-    (secrets_dir / "swarmhub-github-client-secret").write_text(CLIENT_SECRET + "\n")
-    (secrets_dir / "swarmhub-cli-token").write_text(CLI_TOKEN + "\n")
-    (tmp / "jupyterhub_config.py").write_text(
-        textwrap.dedent(
-            f"""
-            # ruff: noqa
-            from swarmhub.hub import hubconfig
-            from swarmhub.hub.settings import load
-
-            # The code under test: sign-in with course groups, and the roles
-            # (each course's staff role among them).
-            hubconfig._auth(c, load())
-            hubconfig._services(c, load())
-
-            # The test harness: a hub on loopback that never starts a server.
-            c.JupyterHub.bind_url = "{public}/"
-            c.JupyterHub.hub_ip = "127.0.0.1"
-            c.JupyterHub.hub_port = {hub_port}
-            c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
-            c.JupyterHub.db_url = "sqlite:///{tmp}/jupyterhub.sqlite"
-            c.JupyterHub.cookie_secret_file = "{tmp}/cookie_secret"
-            c.JupyterHub.spawner_class = "simple"
-            c.JupyterHub.services.append({{"name": "test-admin", "api_token": "{SERVICE_TOKEN}"}})
-            c.JupyterHub.load_roles.append(
-                {{"name": "test-admin",
-                  "scopes": ["admin:users", "list:users", "read:groups", "read:roles"],
-                  "services": ["test-admin"]}}
-            )
-            """
-        )
-    )
-    env = {
-        **os.environ,
-        "SWARMHUB_SETTINGS": str(tmp / "settings.json"),
-        "SWARMHUB_SECRETS_DIR": str(secrets_dir),
-        "NODE_PATH": os.pathsep.join(filter(None, [os.environ.get("NODE_PATH"), DEBIAN_NODE_PATH])),
-        # The hub talks to the fake over plain HTTP on loopback.
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-    jupyterhub = shutil.which("jupyterhub") or str(Path(sys.executable).with_name("jupyterhub"))
-    log = (tmp / "hub.log").open("w")
-    proc = subprocess.Popen(
-        [jupyterhub, "-f", str(tmp / "jupyterhub_config.py")],
-        cwd=tmp,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(f"jupyterhub exited:\n{(tmp / 'hub.log').read_text()}")
-            try:
-                if requests.get(f"{public}/hub/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        else:
-            raise AssertionError(f"jupyterhub did not answer:\n{(tmp / 'hub.log').read_text()}")
-        yield public, tmp / "hub.log"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with running_hub(
+        config,
+        tmp_path_factory.mktemp("github-courses-hub"),
+        # Sign-in with course groups, and the roles (each course's staff role).
+        under_test="hubconfig._auth(c, load())\nhubconfig._services(c, load())",
+        service_token=SERVICE_TOKEN,
+        service_scopes=["admin:users", "list:users", "read:groups", "read:roles"],
+        secrets={"swarmhub-cli-token": CLI_TOKEN},
+    ) as running:
+        yield running
 
 
 def _api(public: str, path: str) -> requests.Response:
