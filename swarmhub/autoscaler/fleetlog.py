@@ -88,12 +88,6 @@ def steps(records: list[FleetRecord], start: datetime, end: datetime):
     ]
 
 
-def covered_from(records: list[FleetRecord], start: datetime, end: datetime) -> datetime | None:
-    """Where the records start to say the fleet's size in [start, end), if at all."""
-    s = steps(records, start, end)
-    return s[0][0] if s else None
-
-
-def node_hours(records: list[FleetRecord], start: datetime, end: datetime) -> float:
-    """Worker-hours the records show in [start, end)."""
-    return sum((b - a).total_seconds() * n for a, b, n in steps(records, start, end)) / 3600
+def node_hours(steps_: list[tuple[datetime, datetime, int]]) -> float:
+    """Worker-hours of `steps` (what steps() gives)."""
+    return sum((b - a).total_seconds() * n for a, b, n in steps_) / 3600

@@ -142,7 +142,8 @@ def bill(
         if i.visit.node:
             spans[i.visit.node].append((i.start, i.end))
     nodes = {n: union(s) for n, s in spans.items()}
-    fleet_from = fleetlog.covered_from(fleet or [], start, end)
+    fleet_steps = fleetlog.steps(fleet or [], start, end)
+    fleet_from = fleet_steps[0][0] if fleet_steps else None
     busy_until = fleet_from or end
     node_hours = (
         sum(
@@ -150,8 +151,7 @@ def bill(
         )
         / 3600
     )
-    if fleet_from is not None:
-        node_hours += fleetlog.node_hours(fleet or [], start, end)
+    node_hours += fleetlog.node_hours(fleet_steps)
 
     rows: dict[str, CourseBill] = {}
     users: dict[str, set] = defaultdict(set)
@@ -204,7 +204,7 @@ def bill(
         nodes=nodes,
         unplaced=len({id(i.visit) for i in intervals if not i.visit.node}),
         fleet_from=fleet_from,
-        fleet_steps=fleetlog.steps(fleet or [], start, end),
+        fleet_steps=fleet_steps,
     )
 
 
