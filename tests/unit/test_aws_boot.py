@@ -630,8 +630,9 @@ def test_manager_up_makes_settings_secrets_network_and_services_once(tmp_path):
     assert client.created == before
 
 
-def test_manager_up_with_github_needs_the_real_secret_and_makes_it_a_swarm_secret(tmp_path):
-    cfg = parse_config(
+def github_cfg():
+    """A manager's config with GitHub sign-in (its secret comes from SSM)."""
+    return parse_config(
         {
             "aws": {"region": "eu-west-1"},
             "hub": {
@@ -644,6 +645,10 @@ def test_manager_up_with_github_needs_the_real_secret_and_makes_it_a_swarm_secre
         },
         "hub-config.json",
     )
+
+
+def test_manager_up_with_github_needs_the_real_secret_and_makes_it_a_swarm_secret(tmp_path):
+    cfg = github_cfg()
     client = FakeDocker()
     with pytest.raises(SwarmhubError, match="not in SSM yet"):
         manager_up.up(
@@ -665,19 +670,7 @@ def test_a_changed_github_secret_replaces_the_swarm_secret_and_the_hub_without_a
 ):
     """swarmhub-hub-sync.timer re-runs manager_up every 5 minutes: a rotated
     client secret in SSM reaches the hub; an unchanged one changes nothing."""
-    cfg = parse_config(
-        {
-            "aws": {"region": "eu-west-1"},
-            "hub": {
-                "auth": {
-                    "kind": "github",
-                    "admin_users": ["prof"],
-                    "github": {"client_id": "x", "allowed_users": ["ada"]},
-                }
-            },
-        },
-        "hub-config.json",
-    )
+    cfg = github_cfg()
     m = manager(tmp_path)
     client = FakeDocker()
     manager_up.up(cfg, m, "first-secret", client)
