@@ -194,6 +194,8 @@ class ServersConfig(Strict):
     cpu_reservation: float = Field(default=0.25, gt=0, description="CPUs")
     # How long a spawn may take, a new node's boot included.
     start_timeout: int = Field(default=300, gt=0, description="seconds")
+    # How long a started server may take to answer HTTP (a busy node answers late).
+    http_timeout: int = Field(default=180, gt=0, description="seconds")
     # A server without activity this long is stopped; 0 never.
     idle_timeout: int = Field(default=3600, ge=0, description="seconds")
     # What a student may pick; only these images and sizes run.

@@ -18,7 +18,6 @@ from swarmhub.swarm.specs import (
     STATE_DIR,
 )
 
-HTTP_TIMEOUT = 180  # seconds; see `configure`
 ROUTE_CHECK_SECONDS = 30
 
 # Scopes of the tokens the hub hands out, each no wider than its use.
@@ -87,7 +86,8 @@ def configure(c, settings: Settings | None = None) -> None:
     # node starting a class's servers at once is CPU-bound: a burst of 20 on
     # two cores had its last answer after 61 s. Sized for that, not the lone
     # start; the spawn page says why it waits (SwarmhubSpawner.progress).
-    sp.http_timeout = HTTP_TIMEOUT
+    # The default, servers.http_timeout, is 180 s.
+    sp.http_timeout = cfg.servers.http_timeout
     sp.poll_interval = 10
     sp.default_url = "/lab"
     sp.name_template = "jupyter-{username}"

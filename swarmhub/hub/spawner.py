@@ -6,6 +6,10 @@
 - a server whose node is down counts as stopped, so the hub notices within its
   poll interval and the student can start again on a healthy node (with
   restart condition "none" Swarm does not restart it behind the hub's back);
+- after a hub restart, a server whose task still runs but does not answer yet
+  (the overlay comes back up to minutes after the manager's engine restarts)
+  is waited for, up to `restored_answer_timeout`, before the hub's own check
+  (http_timeout) may call it dead and stop it;
 - the home directory exists and belongs to the notebook user before the server
   starts (a bind mount of a missing path would be created root-owned);
 - each new server goes to the fullest worker that still fits it (packing), so
@@ -58,6 +62,15 @@ class SwarmhubSpawner(SwarmSpawner):
     max_nodes = Int(0, config=True, help="The autoscaler's max_nodes.")
     slow_answer = Float(
         10.0, config=True, help="Seconds without an answer before the spawn page says why."
+    )
+    restored_answer_timeout = Float(
+        600.0,
+        config=True,
+        help="After a hub restart, how long a server whose task runs may not answer "
+        "before the hub's own check (http_timeout) decides.",
+    )
+    restored_poll = Float(
+        5.0, config=True, help="Seconds between looks at such a server (its task, then HTTP)."
     )
     courses_host_dir = Unicode(
         "", config=True, help="The course areas as every node sees them (beside the homes)."
@@ -130,7 +143,7 @@ class SwarmhubSpawner(SwarmSpawner):
         answer seconds before the hub looks. Any answer below 500 counts, as
         for the hub; if none comes within http_timeout the hub's check reports it.
         """
-        from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+        from tornado.httpclient import AsyncHTTPClient
 
         base = self.server.base_url if self.server else "/"
         url = f"http://{ip}:{port}{base}"
@@ -141,16 +154,8 @@ class SwarmhubSpawner(SwarmSpawner):
         client = AsyncHTTPClient(force_instance=True)
         try:
             while loop.time() < deadline:
-                try:
-                    await client.fetch(
-                        url, follow_redirects=False, connect_timeout=1, request_timeout=2
-                    )
+                if await _answers(client, url):
                     return
-                except HTTPClientError as exc:
-                    if exc.code < 500:
-                        return  # any answer below 500 (even 404) counts, as for the hub
-                except OSError:
-                    pass  # not listening yet
                 await asyncio.sleep(self.answer_poll)
         finally:
             client.close()
@@ -245,8 +250,64 @@ class SwarmhubSpawner(SwarmSpawner):
 
     async def poll(self):
         status = await self._poll()
+        if status is None and self._check_pending:
+            status = await self._until_restored_answers()
         events.polled(self, status, lost=str(status).startswith("node "))
         return status
+
+    async def _until_restored_answers(self):
+        """The hub's check of a server it had before it restarted: while the
+        server's task runs, wait for it to answer over the network.
+
+        Right after the check, JupyterHub asks the server over HTTP and stops it
+        when no answer comes within http_timeout. After the manager's engine
+        restarts the overlay stays dark for a minute or more (decision 0040),
+        and that check would stop running servers. Returns poll()'s answer: None
+        once it answers (or at the deadline, when the hub's check decides), the
+        task's status if it stopped meanwhile.
+        """
+        from tornado.httpclient import AsyncHTTPClient
+
+        url = self.server.url
+        loop = asyncio.get_running_loop()
+        since = loop.time()
+        deadline = since + self.restored_answer_timeout
+        client = AsyncHTTPClient(force_instance=True)
+        told = False
+        try:
+            while True:
+                if await _answers(client, url, request_timeout=5):
+                    if told:
+                        self.log.info(
+                            "Server of %s answers again after %.0f s",
+                            self.user.name,
+                            loop.time() - since,
+                        )
+                    return None
+                status = await self._poll()
+                if status is not None:
+                    return status
+                if loop.time() >= deadline:
+                    self.log.warning(
+                        "Server of %s runs but has not answered at %s for %.0f s; "
+                        "the hub's own check decides now",
+                        self.user.name,
+                        url,
+                        self.restored_answer_timeout,
+                    )
+                    return None
+                if not told:
+                    told = True
+                    self.log.info(
+                        "Server of %s runs but does not answer at %s yet (the overlay may "
+                        "still be coming back); waiting up to %.0f s before the hub checks it",
+                        self.user.name,
+                        url,
+                        self.restored_answer_timeout,
+                    )
+                await asyncio.sleep(self.restored_poll)
+        finally:
+            client.close()
 
     async def _poll(self):
         task = await self.get_task()
@@ -445,3 +506,19 @@ class SwarmhubSpawner(SwarmSpawner):
         err = web.HTTPError(status, message)
         err.jupyterhub_message = message  # shown as is on the spawn page and in the API
         raise err
+
+
+async def _answers(client, url: str, request_timeout: float = 2) -> bool:
+    """Whether the server at `url` answers HTTP: any answer below 500 (even a
+    404) counts, as it does for the hub's own check."""
+    from tornado.httpclient import HTTPClientError
+
+    try:
+        await client.fetch(
+            url, follow_redirects=False, connect_timeout=1, request_timeout=request_timeout
+        )
+        return True
+    except HTTPClientError as exc:
+        return exc.code < 500
+    except OSError:
+        return False  # not listening, or not reachable yet

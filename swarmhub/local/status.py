@@ -36,5 +36,18 @@ def status(cfg: Config) -> None:
         print(f"users    {len(users)}")
         for u in users:
             server = u.get("servers", {}).get("", {})
-            state = "running" if server.get("ready") else ("starting" if server else "stopped")
+            state = _server_state(server)
             print(f"  {u['name']:<20} {'admin ' if u.get('admin') else ''}{state}")
+
+
+# What the hub's pending states mean to an operator. "check": the hub has
+# restarted and waits for a server whose task runs to answer (decision 0040).
+_PENDING = {"spawn": "starting", "stop": "stopping", "check": "running, not answering yet"}
+
+
+def _server_state(server: dict) -> str:
+    if not server:
+        return "stopped"
+    if server.get("ready"):
+        return "running"
+    return _PENDING.get(server.get("pending") or "spawn", str(server.get("pending")))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,8 +117,13 @@ def redeployed(stack: Stack, path: Path, config: dict):
     cli("deploy", config=path)
     changed = Stack(path, stack.state_dir, stack.homes_dir, stack.port)
     wait_for(changed.answers_api, 90, "the hub's API after the re-deploy")
+    since = time.time()
     try:
         yield changed
+    except BaseException:
+        # Restoring the config replaces the hub, and its log with it.
+        print(hub_warnings(since), file=sys.stderr)
+        raise
     finally:
         for user in changed.api("GET", "/users").json():
             if user.get("servers"):
@@ -129,6 +136,26 @@ def redeployed(stack: Stack, path: Path, config: dict):
 def scaling_stack(stack: Stack, tmp_path):
     with redeployed(stack, tmp_path / "scaling.yaml", scaling_config(stack)) as scaled:
         yield scaled
+
+
+def hub_warnings(since: float) -> str:
+    """The hub's warnings, errors and tracebacks since `since` (a time.time())."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["docker", "service", "logs", "--since", str(int(since)), "swarmhub-hub"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    noted, in_traceback = [], False
+    for line in (proc.stdout + proc.stderr).splitlines():
+        entry = any(m in line for m in ("[I ", "[D ", "[W ", "[E ", "[C "))
+        in_traceback = "Traceback" in line or (in_traceback and not entry)
+        if in_traceback or (any(m in line for m in ("[W ", "[E ", "[C ")) and " 424 " not in line):
+            noted.append(line)
+    return "the hub's warnings and errors:\n" + "\n".join(noted[-80:])
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -152,4 +179,6 @@ def pytest_runtest_makereport(item, call):
     for line in sh("docker", "service", "ls", "--format", "{{.Name}}").splitlines():
         if line.startswith("jupyter-"):
             parts.append(sh("docker", "service", "ps", "--no-trunc", line))
+    # The hub's warnings and errors during the test, from every hub task.
+    parts.append(hub_warnings(call.start))
     report.sections.append(("the swarm when it failed", "\n\n".join(parts)))

@@ -7,6 +7,7 @@ cached before the fault would hide a broken path from the server to the hub.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -127,6 +128,72 @@ def test_hub_replaced_by_deploy_keeps_servers_and_services_going(
         assert _culler_running(client)
 
 
+@contextlib.contextmanager
+def _overlay_cut(stack: Stack, user: str):
+    """The overlay dark to the node that runs `user`'s server, the swarm's
+    control traffic untouched: what the workers see for a minute or more after
+    the manager's engine restarts (decision 0040). The node stays Ready and the
+    server's task runs, but nothing reaches the server."""
+    client = docker.from_env()
+    (task,) = client.api.tasks(filters={"service": f"jupyter-{user}", "desired-state": "running"})
+    (node,) = [
+        n
+        for n in nodes.list_nodes(load_config(stack.config))
+        if nodes.swarm_node_id(n) == task["NodeID"]
+    ]
+    rules = [
+        ["INPUT", "-p", "udp", "--dport", "4789", "-j", "DROP"],
+        ["OUTPUT", "-p", "udp", "--dport", "4789", "-j", "DROP"],
+    ]
+
+    def iptables(op: str, rule: list[str]) -> None:
+        subprocess.run(
+            ["ip", "netns", "exec", node.netns, "iptables", op, *rule],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+
+    for rule in rules:
+        iptables("-I", rule)
+    try:
+        yield
+    finally:
+        for rule in rules:
+            iptables("-D", rule)
+
+
+def test_hub_restart_while_a_server_cannot_be_reached_keeps_it(stack: Stack, tmp_path):
+    """A hub that comes back while a running server's overlay is still dark
+    must wait for it: JupyterHub's check after a restart asks each server over
+    HTTP and stops any that does not answer within http_timeout."""
+    user = "faultdark"
+    config = yaml.safe_load(stack.config.read_text())
+    config["servers"]["http_timeout"] = 15  # the hub's check gives up after 15 s
+    client = docker.from_env()
+    with redeployed(stack, tmp_path / "short-http.yaml", config) as short:
+        short.ensure_user(user)
+        short.start(user)
+        before = short.server(user)["started"]
+        with _overlay_cut(short, user):
+            (hub,) = _containers(client, "swarmhub-hub")
+            hub.kill()
+            wait_for(short.healthy, 60, "the hub to answer its health check again")
+            # Past the hub's http_timeout, counted from its check of the server.
+            deadline = time.monotonic() + 15 + 20
+            while time.monotonic() < deadline:
+                assert client.api.services(filters={"name": f"jupyter-{user}"}), (
+                    f"the hub stopped {user}'s running server while its network was dark"
+                )
+                time.sleep(1)
+        t0 = time.monotonic()
+        _recovers(short, [user], t0, "the overlay back after a hub restart")
+        # The hub's check sees it answer at its next look (restored_poll).
+        wait_for(lambda: short.server(user)["ready"], 30, f"the hub's check of {user}'s server")
+        assert short.server(user)["started"] == before
+        short.stop(user)
+
+
 def _hub_logs_with(client, since: float, text: str) -> str:
     service = client.services.get("swarmhub-hub")
     logs = b"".join(service.logs(stdout=True, stderr=True, since=int(since))).decode(
@@ -181,13 +248,6 @@ def _exited(pid: int) -> bool:
 ENGINE_RESTART_RECOVERY = 20 + 60 + 10 + 30 + 60
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="recovered in 66-73 s in six runs here; in one CI run the hub still answered 424 "
-    "(server not running) for a user whose server kept running on its worker, 166 s after "
-    "the restart: the hub's view of its servers after the manager's engine restarts is not "
-    "yet right every time (open in issue 11)",
-)
 def test_manager_engine_restart_brings_everything_back(stack: Stack, two_running):
     from swarmhub.local import engine
 
@@ -206,6 +266,8 @@ def test_manager_engine_restart_brings_everything_back(stack: Stack, two_running
     # Until the overlay carries traffic again the hub holds each server as
     # "pending check", and lets it be once it answers.
     _recovers(stack, two_running, t0, "manager engine restarted", within=ENGINE_RESTART_RECOVERY)
+    for user in two_running:  # the hub's check sees it answer at its next look
+        wait_for(lambda u=user: stack.server(u)["ready"], 30, f"the hub's check of {user}'s server")
     assert {u: stack.server(u)["started"] for u in two_running} == before
     status = cli("status", config=stack.config).stdout
     for user in two_running:
