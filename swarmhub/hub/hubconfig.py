@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from pathlib import Path
 
 from swarmhub.config.courses import AREA_DIR
 from swarmhub.config.courses import utcnow as courses_now
@@ -19,6 +20,7 @@ from swarmhub.swarm.specs import (
 )
 
 ROUTE_CHECK_SECONDS = 30
+TEMPLATES = Path(__file__).with_name("templates")
 
 # Scopes of the tokens the hub hands out, each no wider than its use.
 CLI_SCOPES = [
@@ -62,6 +64,8 @@ def configure(c, settings: Settings | None = None) -> None:
     # none but the hub's own), and collects activity from it.
     c.JupyterHub.last_activity_interval = ROUTE_CHECK_SECONDS
     c.JupyterHub.authenticate_prometheus = True
+    # JupyterHub's pages, and ours where they say more (templates/).
+    c.JupyterHub.template_paths = [str(TEMPLATES)]
 
     # --- spawning -----------------------------------------------------------
     c.JupyterHub.spawner_class = "swarmhub.hub.spawner.SwarmhubSpawner"

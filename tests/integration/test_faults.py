@@ -179,6 +179,16 @@ def test_hub_restart_while_a_server_cannot_be_reached_keeps_it(stack: Stack, tmp
             (hub,) = _containers(client, "swarmhub-hub")
             hub.kill()
             wait_for(short.healthy, 60, "the hub to answer its health check again")
+            # The student who comes back meanwhile is told their server runs.
+            session = short.login(user)
+            wait_for(
+                lambda: (
+                    'id="check-pending"'
+                    in session.get(f"{short.url}/hub/user/{user}/lab", timeout=10).text
+                ),
+                30,
+                "the spawn-pending page saying the server runs and the hub waits for it",
+            )
             # Past the hub's http_timeout, counted from its check of the server.
             deadline = time.monotonic() + 15 + 20
             while time.monotonic() < deadline:
