@@ -7,9 +7,10 @@
   poll interval and the student can start again on a healthy node (with
   restart condition "none" Swarm does not restart it behind the hub's back);
 - after a hub restart, a server whose task still runs but does not answer yet
-  (the overlay comes back up to minutes after the manager's engine restarts)
-  is waited for, up to `restored_answer_timeout`, before the hub's own check
-  (http_timeout) may call it dead and stop it;
+  (the overlay comes back up to minutes after the manager's engine restarts),
+  or whose task the swarm cannot tell yet, is looked at again, up to
+  `restored_answer_timeout`, before the hub's own check (http_timeout) may
+  call it dead and stop it;
 - the home directory exists and belongs to the notebook user before the server
   starts (a bind mount of a missing path would be created root-owned);
 - each new server goes to the fullest worker that still fits it (packing), so
@@ -249,23 +250,29 @@ class SwarmhubSpawner(SwarmSpawner):
     # --- poll --------------------------------------------------------------
 
     async def poll(self):
-        status = await self._poll()
-        if status is None and self._check_pending:
-            status = await self._until_restored_answers()
+        if self._check_pending:
+            status = await self._check_after_restart()
+        else:
+            status = await self._poll()
         events.polled(self, status, lost=str(status).startswith("node "))
         return status
 
-    async def _until_restored_answers(self):
-        """The hub's check of a server it had before it restarted: while the
-        server's task runs, wait for it to answer over the network.
+    async def _check_after_restart(self):
+        """poll() for the hub's check of a server it had before it restarted:
+        while the server's task runs, wait for it to answer over the network.
 
-        Right after the check, JupyterHub asks the server over HTTP and stops it
-        when no answer comes within http_timeout. After the manager's engine
-        restarts the overlay stays dark for a minute or more (decision 0040),
-        and that check would stop running servers. Returns poll()'s answer: None
-        once it answers (or at the deadline, when the hub's check decides), the
-        task's status if it stopped meanwhile.
+        Right after this poll, JupyterHub asks the server over HTTP and stops it
+        when no answer comes within http_timeout; it stops it too when this poll
+        raises. After the manager's engine restarts the overlay stays dark for a
+        minute or more (decision 0040), and the swarm may not answer at once:
+        either would stop servers the fault spared. So until
+        `restored_answer_timeout` a Docker error is looked at again, and a
+        running task that does not answer is waited for. Returns the task's
+        status once it stops, None once the server answers (or at the deadline,
+        when the hub's own check decides).
         """
+        import docker.errors
+        import requests
         from tornado.httpclient import AsyncHTTPClient
 
         url = self.server.url
@@ -276,7 +283,13 @@ class SwarmhubSpawner(SwarmSpawner):
         told = False
         try:
             while True:
-                if await _answers(client, url, request_timeout=5):
+                try:
+                    status, error = await self._poll(), None
+                except (docker.errors.DockerException, requests.RequestException) as exc:
+                    status, error = None, exc
+                if status is not None:
+                    return status
+                if error is None and await _answers(client, url, request_timeout=5):
                     if told:
                         self.log.info(
                             "Server of %s answers again after %.0f s",
@@ -284,10 +297,9 @@ class SwarmhubSpawner(SwarmSpawner):
                             loop.time() - since,
                         )
                     return None
-                status = await self._poll()
-                if status is not None:
-                    return status
                 if loop.time() >= deadline:
+                    if error is not None:
+                        raise error
                     self.log.warning(
                         "Server of %s runs but has not answered at %s for %.0f s; "
                         "the hub's own check decides now",
@@ -298,11 +310,17 @@ class SwarmhubSpawner(SwarmSpawner):
                     return None
                 if not told:
                     told = True
+                    why = (
+                        f"the swarm does not answer yet ({error})"
+                        if error is not None
+                        else f"it runs but does not answer at {url} yet"
+                    )
                     self.log.info(
-                        "Server of %s runs but does not answer at %s yet (the overlay may "
-                        "still be coming back); waiting up to %.0f s before the hub checks it",
+                        "Checking the server of %s after the hub's restart: %s; "
+                        "looking again every %.0f s for up to %.0f s",
                         self.user.name,
-                        url,
+                        why,
+                        self.restored_poll,
                         self.restored_answer_timeout,
                     )
                 await asyncio.sleep(self.restored_poll)

@@ -2,8 +2,9 @@
 
 JupyterHub stops any such server that does not answer HTTP within
 http_timeout; SwarmhubSpawner.poll waits for it first while its task runs.
-The swarm is replaced at one boundary (`_poll`, the task's state); the HTTP
-answer comes from a real server on this machine.
+The swarm is replaced at one boundary (`_poll`, the task's state, or the
+Docker error asking for it raised); the HTTP answer comes from a real server
+on this machine.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
+from docker.errors import APIError
 
 from swarmhub.hub.spawner import SwarmhubSpawner
 
@@ -61,7 +63,10 @@ def _restored(url: str, task_states: list, **traits) -> SwarmhubSpawner:
 
     async def task_status():
         looks.append(1)
-        return task_states[min(len(looks), len(task_states)) - 1]
+        state = task_states[min(len(looks), len(task_states)) - 1]
+        if isinstance(state, Exception):
+            raise state
+        return state
 
     sp._poll = task_status
     return sp
@@ -114,3 +119,20 @@ def test_outside_the_start_up_check_poll_asks_only_the_swarm(server_later):
 
     status, took = asyncio.run(check())
     assert status is None and took < 0.5
+
+
+def test_a_swarm_that_cannot_tell_yet_is_asked_again(server_later):
+    """A Docker error during the check would make JupyterHub stop the server."""
+    url, answer = server_later
+    answer()
+    no_leader = APIError("rpc error: code = Unknown desc = The swarm does not have a leader")
+    sp = _restored(url, [no_leader, no_leader, None])
+    assert asyncio.run(sp.poll()) is None
+
+
+def test_a_swarm_error_that_outlasts_the_deadline_is_raised(server_later):
+    url, answer = server_later
+    answer()
+    sp = _restored(url, [APIError("the engine is gone")], restored_answer_timeout=0.3)
+    with pytest.raises(APIError):
+        asyncio.run(asyncio.wait_for(sp.poll(), 10))
