@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -170,9 +171,21 @@ def _swarm_id(node) -> str | None:
         return None
 
 
+class AgentServer(ThreadingHTTPServer):
+    """The agent's HTTP server: a client that goes away before its answer (an
+    autoscaler stopped with its hub mid-request) is one quiet line, not a
+    traceback; any other error in a handler still prints one."""
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            log.info("a client went away before its answer (%s)", client_address[0])
+            return
+        super().handle_error(request, client_address)
+
+
 def serve(
     cfg: Config, token: str, address: str, port: int = PORT, *, restore: bool = False
-) -> ThreadingHTTPServer:
+) -> AgentServer:
     """The agent's API on `address`, and its reconciler. restore: first start
     again the nodes a reboot stopped (swarmhub.local.boot), then keep the count."""
     pool = Pool(cfg)
@@ -234,7 +247,7 @@ def serve(
         def log_message(self, fmt, *args):
             log.debug("%s " + fmt, self.address_string(), *args)
 
-    server = ThreadingHTTPServer((address, port), Handler)
+    server = AgentServer((address, port), Handler)
 
     def loop() -> None:
         if restore:
