@@ -62,7 +62,7 @@ class Pool:
         out = []
         with self.lock:
             for node in nodes.list_nodes(self.cfg):
-                if node.name in self.booting:
+                if node.name in self.booting or nodes.starting(self.cfg, node):
                     state, swarm_id = "pending", None
                 elif node.name in self.terminating:
                     state, swarm_id = "terminating", None
@@ -131,6 +131,7 @@ class Pool:
                 if n.name not in self.booting
                 and n.name not in self.terminating
                 and not nodes.dockerd_alive(n)
+                and not nodes.starting(self.cfg, n)  # started by another process
             ]
         for node in dead:
             log.warning("node %s: its dockerd is gone; removing it from the swarm", node.name)

@@ -84,6 +84,10 @@ def _node(cfg: Config, index: int) -> LocalNode:
     return LocalNode(name=f"w{index}", index=index, address=str(address))
 
 
+# In a node's data directory while a process starts it: that process's pid.
+STARTING = "starting.pid"
+
+
 def _data_dir(cfg: Config, node: LocalNode) -> Path:
     return paths(cfg).nodes / node.name
 
@@ -165,16 +169,26 @@ def start(cfg: Config, images: list[str], node: LocalNode | None = None) -> Loca
     if not node.boot:
         node = dataclasses.replace(node, boot=secrets.token_hex(3))
     echo(f"node {node.name}: starting ({node.address}, {node.instance_id})")
+    marker = _data_dir(cfg, node) / STARTING
     try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(os.getpid()))
         golden.seed(cfg, _data_dir(cfg, node), images)
         _start_dockerd(cfg, node)
         golden.load_images(cfg, images, node.docker_host)  # a no-op when the seed had them
         _join(cfg, node)
+        marker.unlink()
     except BaseException:
         echo(f"node {node.name}: start failed, removing what was made")
         _teardown(cfg, node)
         raise
     return node
+
+
+def starting(cfg: Config, node: LocalNode) -> bool:
+    """Whether a live process (the pool agent, a test, `deploy`) is starting the
+    node: its dockerd is not up yet, but it is not a dead node either."""
+    return pid_alive(_data_dir(cfg, node) / STARTING)
 
 
 def resume(cfg: Config, node: LocalNode) -> str:

@@ -116,3 +116,33 @@ def test_a_node_name_stays_taken_until_its_directory_is_gone(tmp_path):
     (root / ".removing-w3-1-2" / "node.json").write_text(json.dumps(nodes._node(cfg, 3).__dict__))
     assert [n.name for n in nodes.list_nodes(cfg)] == ["w1"]
     assert nodes.next_free(cfg).name == "w3"
+
+
+def test_the_pool_agent_leaves_a_node_another_process_is_starting(tmp_path, monkeypatch):
+    """A node a test or `deploy` starts has its node.json before its dockerd is
+    up; the agent took it for a dead node and tore it down mid-start (CI run 7:
+    the new node's dockerd.log vanished)."""
+    from swarmhub.config import parse_config
+    from swarmhub.local import agent, nodes
+    from swarmhub.local.paths import paths
+
+    cfg = parse_config(
+        {"local": {"state_dir": str(tmp_path / "s"), "homes_dir": str(tmp_path / "h")}}, "t"
+    )
+    data = paths(cfg).nodes / "w1"
+    data.mkdir(parents=True)
+    (data / "node.json").write_text(json.dumps(nodes._node(cfg, 1).__dict__))
+    (data / nodes.STARTING).write_text(str(os.getpid()))  # this process starts it
+    removed = []
+    # The one boundary: removing a node drains it in the swarm and deletes its netns.
+    monkeypatch.setattr(nodes, "remove", lambda cfg, node, **kw: removed.append(node.name))
+    pool = agent.Pool(cfg)
+    pool.reconcile()
+    assert removed == []
+    assert [n["state"] for n in pool.list()] == ["pending"]
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603
+    gone.wait(timeout=30)
+    (data / nodes.STARTING).write_text(str(gone.pid))  # its starter died mid-start
+    pool.reconcile()
+    assert removed == ["w1"]
