@@ -138,19 +138,46 @@ def scaling_stack(stack: Stack, tmp_path):
         yield scaled
 
 
+def containers(client, service: str) -> list:
+    """The containers of a swarm service on the engine `client` talks to."""
+    return client.containers.list(filters={"label": f"com.docker.swarm.service.name={service}"})
+
+
+def node_of(client, user: str) -> str:
+    """The swarm node id that runs `user`'s server."""
+    service = client.services.get(f"jupyter-{user}")  # names without "-": not escaped
+    (task,) = [t for t in service.tasks() if t["Status"]["State"] == "running"]
+    return task["NodeID"]
+
+
+def local_node(cfg, client, swarm_id: str):
+    """The local target's node (nodes.LocalNode) behind a swarm node id."""
+    from swarmhub.local import nodes
+    from swarmhub.swarm.labels import INSTANCE_ID
+
+    instance = client.api.inspect_node(swarm_id)["Description"]["Engine"]["Labels"][INSTANCE_ID]
+    (node,) = [n for n in nodes.list_nodes(cfg) if n.instance_id == instance]
+    return node
+
+
+def hub_log(since: float) -> str:
+    """The hub service's log since `since` (a time.time()), from every hub task."""
+    import docker
+
+    service = docker.from_env().services.get("swarmhub-hub")
+    return b"".join(service.logs(stdout=True, stderr=True, since=int(since))).decode(
+        errors="replace"
+    )
+
+
 def hub_warnings(since: float) -> str:
     """The hub's warnings, errors and tracebacks since `since` (a time.time())."""
-    import subprocess
-
-    proc = subprocess.run(
-        ["docker", "service", "logs", "--since", str(int(since)), "swarmhub-hub"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    try:
+        log = hub_log(since)
+    except Exception as exc:  # noqa: BLE001 - a failure report must not fail itself
+        return f"the hub's log could not be read: {exc}"
     noted, in_traceback = [], False
-    for line in (proc.stdout + proc.stderr).splitlines():
+    for line in log.splitlines():
         entry = any(m in line for m in ("[I ", "[D ", "[W ", "[E ", "[C "))
         in_traceback = "Traceback" in line or (in_traceback and not entry)
         if in_traceback or (any(m in line for m in ("[W ", "[E ", "[C ")) and " 424 " not in line):

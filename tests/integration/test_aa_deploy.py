@@ -10,27 +10,19 @@ from __future__ import annotations
 
 import time
 
-import docker
 import pytest
 
-from tests.integration.conftest import redeployed, scaling_config
+from tests.integration.conftest import hub_log, redeployed, scaling_config
 from tests.integration.stack import Stack
 
 pytestmark = pytest.mark.integration
-
-
-def _hub_log(since: float) -> str:
-    service = docker.from_env().services.get("swarmhub-hub")
-    return b"".join(service.logs(stdout=True, stderr=True, since=int(since))).decode(
-        errors="replace"
-    )
 
 
 def test_a_deploy_with_the_autoscaler_logs_no_error(stack: Stack, tmp_path):
     since = time.time() - 1
     with redeployed(stack, tmp_path / "quiet.yaml", scaling_config(stack)):
         time.sleep(20)  # several autoscaler polls (every 3 s)
-        log = _hub_log(since)
+        log = hub_log(since)
     assert "autoscaler] started" in log
     bad = [line for line in log.splitlines() if "ERROR" in line or "Traceback" in line]
     assert bad == []

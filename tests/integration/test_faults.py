@@ -21,17 +21,13 @@ import yaml
 
 from swarmhub.config import load_config
 from swarmhub.local import nodes
-from tests.integration.conftest import redeployed
+from tests.integration.conftest import containers, hub_log, local_node, node_of, redeployed
 from tests.integration.stack import Stack, cli, wait_for
 
 pytestmark = pytest.mark.integration
 
 # How long after a fault running servers may take to serve new credentials.
 RECOVERY = 30.0
-
-
-def _containers(client, service: str) -> list:
-    return client.containers.list(filters={"label": f"com.docker.swarm.service.name={service}"})
 
 
 def _new_credentials_work(stack: Stack, user: str) -> bool:
@@ -91,12 +87,12 @@ def two_running(stack: Stack):
 def test_hub_killed_running_servers_serve_new_credentials(stack: Stack, two_running):
     client = docker.from_env()
     before = {u: stack.server(u)["started"] for u in two_running}
-    (hub,) = _containers(client, "swarmhub-hub")
+    (hub,) = containers(client, "swarmhub-hub")
     hub.kill()  # SIGKILL: no clean shutdown
     t0 = time.monotonic()
     wait_for(stack.healthy, 60, "the hub to answer its health check again")
     wait_for(
-        lambda: [c for c in _containers(client, "swarmhub-hub") if c.id != hub.id],
+        lambda: [c for c in containers(client, "swarmhub-hub") if c.id != hub.id],
         30,
         "a new hub container",
     )
@@ -109,18 +105,18 @@ def test_hub_replaced_by_deploy_keeps_servers_and_services_going(
     stack: Stack, two_running, tmp_path
 ):
     client = docker.from_env()
-    (hub,) = _containers(client, "swarmhub-hub")
+    (hub,) = containers(client, "swarmhub-hub")
     config = yaml.safe_load(stack.config.read_text())
     config["servers"]["idle_timeout"] = 900  # a change of settings: a new hub
     config["autoscaler"] = {"enabled": True, "min_nodes": 1, "max_nodes": 2, "poll_interval": 3}
     since = time.time()
     t0 = time.monotonic()
     with redeployed(stack, tmp_path / "replaced.yaml", config) as changed:
-        assert [c.id for c in _containers(client, "swarmhub-hub")] != [hub.id]
+        assert [c.id for c in containers(client, "swarmhub-hub")] != [hub.id]
         _recovers(changed, two_running, t0, "hub replaced by deploy")
         # The hub's services carry on: the autoscaler decides, the culler runs.
         logs = wait_for(
-            lambda: _hub_logs_with(client, since, "autoscaler] steady"),
+            lambda: _hub_logs_with(since, "autoscaler] steady"),
             30,
             "an autoscaler decision in the new hub's log",
         )
@@ -135,12 +131,7 @@ def _overlay_cut(stack: Stack, user: str):
     the manager's engine restarts (decision 0040). The node stays Ready and the
     server's task runs, but nothing reaches the server."""
     client = docker.from_env()
-    (task,) = client.api.tasks(filters={"service": f"jupyter-{user}", "desired-state": "running"})
-    (node,) = [
-        n
-        for n in nodes.list_nodes(load_config(stack.config))
-        if nodes.swarm_node_id(n) == task["NodeID"]
-    ]
+    node = local_node(load_config(stack.config), client, node_of(client, user))
     rules = [
         ["INPUT", "-p", "udp", "--dport", "4789", "-j", "DROP"],
         ["OUTPUT", "-p", "udp", "--dport", "4789", "-j", "DROP"],
@@ -176,7 +167,7 @@ def test_hub_restart_while_a_server_cannot_be_reached_keeps_it(stack: Stack, tmp
         short.start(user)
         before = short.server(user)["started"]
         with _overlay_cut(short, user):
-            (hub,) = _containers(client, "swarmhub-hub")
+            (hub,) = containers(client, "swarmhub-hub")
             hub.kill()
             wait_for(short.healthy, 60, "the hub to answer its health check again")
             # The student who comes back meanwhile is told their server runs.
@@ -204,23 +195,20 @@ def test_hub_restart_while_a_server_cannot_be_reached_keeps_it(stack: Stack, tmp
         short.stop(user)
 
 
-def _hub_logs_with(client, since: float, text: str) -> str:
-    service = client.services.get("swarmhub-hub")
-    logs = b"".join(service.logs(stdout=True, stderr=True, since=int(since))).decode(
-        errors="replace"
-    )
+def _hub_logs_with(since: float, text: str) -> str:
+    logs = hub_log(since)
     return logs if text in logs else ""
 
 
 def _culler_running(client) -> bool:
-    (hub,) = _containers(client, "swarmhub-hub")
+    (hub,) = containers(client, "swarmhub-hub")
     out = hub.exec_run(["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]).output.decode()
     return "jupyterhub_idle_culler" in out
 
 
 def test_proxy_killed_routes_come_back(stack: Stack, two_running):
     client = docker.from_env()
-    (proxy,) = _containers(client, "swarmhub-proxy")
+    (proxy,) = containers(client, "swarmhub-proxy")
     proxy.kill()
     t0 = time.monotonic()
     wait_for(stack.healthy, 60, "the hub's health check through a new proxy")

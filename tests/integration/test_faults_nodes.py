@@ -15,30 +15,19 @@ import pytest
 
 from swarmhub.config import load_config
 from swarmhub.local import nodes
-from swarmhub.swarm.labels import INSTANCE_ID
-from tests.integration.conftest import redeployed, scaling_config
+from tests.integration.conftest import (
+    containers,
+    local_node,
+    node_of,
+    redeployed,
+    scaling_config,
+)
 from tests.integration.stack import Stack, wait_for
 
 pytestmark = pytest.mark.integration
 
 
-def _containers(client, service: str) -> list:
-    return client.containers.list(filters={"label": f"com.docker.swarm.service.name={service}"})
-
-
 # --- node loss ------------------------------------------------------------------
-
-
-def _node_of(client, user: str) -> str:
-    service = client.services.get(f"jupyter-{user}")  # names without "-": not escaped
-    (task,) = [t for t in service.tasks() if t["Status"]["State"] == "running"]
-    return task["NodeID"]
-
-
-def _local_node(cfg, client, swarm_id: str):
-    instance = client.api.inspect_node(swarm_id)["Description"]["Engine"]["Labels"][INSTANCE_ID]
-    (node,) = [n for n in nodes.list_nodes(cfg) if n.instance_id == instance]
-    return node
 
 
 def _in_swarm(client, swarm_id: str) -> bool:
@@ -51,7 +40,7 @@ def _copies_of(cfg, user: str) -> int:
     for node in nodes.list_nodes(cfg):
         try:
             engine = docker.DockerClient(base_url=node.docker_host, timeout=10)
-            count += len(_containers(engine, f"jupyter-{user}"))
+            count += len(containers(engine, f"jupyter-{user}"))
         except docker.errors.DockerException:
             continue
     return count
@@ -79,9 +68,9 @@ def _lose_a_node(scaled: Stack, user: str, fault) -> None:
     t0 = time.monotonic()
     scaled.start(user, timeout=150)
     boot = time.monotonic() - t0  # a scale-out: a node's boot plus a spawn
-    victim = _node_of(client, user)
-    assert victim not in {_node_of(client, f) for f in fillers}
-    node = _local_node(cfg, client, victim)
+    victim = node_of(client, user)
+    assert victim not in {node_of(client, f) for f in fillers}
+    node = local_node(cfg, client, victim)
     token = scaled.user_token(user)
     scaled.put_text(user, token, "essay.txt", "draft 3")
 
@@ -94,7 +83,7 @@ def _lose_a_node(scaled: Stack, user: str, fault) -> None:
     scaled.start(user, timeout=boot + 60)
     restart = time.monotonic() - t2
     print(f"restart on a healthy node took {restart:.1f}s (a scale-out took {boot:.1f}s)")
-    assert _node_of(client, user) != victim
+    assert node_of(client, user) != victim
     assert restart <= boot + 10, (restart, boot)
     got = scaled.via_proxy(user, "/api/contents/essay.txt", scaled.user_token(user))
     assert got.status_code == 200 and got.json()["content"] == "draft 3"
