@@ -19,6 +19,7 @@ import shutil
 import stat
 import subprocess
 import threading
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -40,14 +41,24 @@ EFS_MOUNT = FILES / "swarmhub-efs-mount"
 MANAGER_UP = FILES / "swarmhub-manager-up"
 INSTANCE = "i-0123456789abcdef0"
 AWS_CREDENTIALS = FILES / "swarmhub-aws-credentials"
+
+
+def _imds_time(hours: float) -> str:
+    """A time `hours` from now, written as IMDS writes one."""
+    at = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=hours)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# As IMDS hands out a role's credentials: updated an hour ago, good for five
+# more. Relative to now, so botocore never finds them already expired.
 ROLE_CREDENTIALS = {
     "Code": "Success",
     "Type": "AWS-HMAC",
     "AccessKeyId": "ASIAFAKEKEY",
     "SecretAccessKey": "fake-secret-key",
     "Token": "fake-session-token",
-    "Expiration": "2026-12-01T20:00:00Z",
-    "LastUpdated": "2026-12-01T14:00:00Z",
+    "Expiration": _imds_time(5),
+    "LastUpdated": _imds_time(-1),
 }
 TOKEN = "imds-token-1"
 
@@ -235,7 +246,7 @@ def test_role_credentials_reach_a_file_botocore_reads_through_credential_process
         "AccessKeyId": "ASIAFAKEKEY",
         "SecretAccessKey": "fake-secret-key",
         "SessionToken": "fake-session-token",
-        "Expiration": "2026-12-01T20:00:00Z",
+        "Expiration": ROLE_CREDENTIALS["Expiration"],
     }
     config = (out / "config").read_text()
     assert config == "[default]\ncredential_process = /bin/cat /etc/swarmhub/aws/credentials.json\n"
