@@ -137,6 +137,16 @@ def test_swarm_and_nfs_ports_are_open_only_between_our_groups():
     assert swarm["for_each"] == "${local.swarm_ports}"
     assert swarm["security_group_id"] == "${aws_security_group.nodes.id}"
 
+    # User servers' published ports, among the nodes only.
+    servers = res["aws_vpc_security_group_ingress_rule.user_servers"]
+    assert (servers["from_port"], servers["to_port"], uq(servers["ip_protocol"])) == (
+        32768,
+        60999,
+        "tcp",
+    )
+    assert servers["security_group_id"] == "${aws_security_group.nodes.id}"
+    assert servers["referenced_security_group_id"] == "${aws_security_group.nodes.id}"
+
     efs = res["aws_vpc_security_group_ingress_rule.efs"]
     assert (efs["from_port"], efs["to_port"], uq(efs["ip_protocol"])) == (2049, 2049, "tcp")
     assert efs["security_group_id"] == "${aws_security_group.efs.id}"

@@ -1,8 +1,9 @@
 # The VPC, its subnets and the security groups of the fleet.
 #
 # Exposure: only the hub's 80/443 faces var.hub_ingress_cidrs. Swarm (2377/tcp,
-# 7946/tcp+udp, 4789/udp), the hub's API (8081/tcp), NFS (2049/tcp) and the Chef Server (443/tcp) are open
-# only from our own security groups. No SSH anywhere: operators use SSM
+# 7946/tcp+udp, 4789/udp), the hub's API (8081/tcp), the user servers' published
+# ports (32768-60999/tcp), NFS (2049/tcp) and the Chef Server
+# (443/tcp) are open only from our own security groups. No SSH anywhere: operators use SSM
 # Session Manager.
 
 locals {
@@ -246,6 +247,21 @@ resource "aws_vpc_security_group_ingress_rule" "swarm" {
   ip_protocol                  = each.value.protocol
   from_port                    = each.value.port
   to_port                      = each.value.port
+  referenced_security_group_id = aws_security_group.nodes.id
+  tags                         = var.tags
+}
+
+# User servers, each published in host mode on its own node on a port the node
+# picks from the kernel's ephemeral range: the hub and the proxy reach them
+# there, not through the overlay (docs/decisions/0041). From the nodes group,
+# as the overlay was: the manager's traffic to the workers leaves by its own
+# interface, which has only this group (the hub group is on the role's one).
+resource "aws_vpc_security_group_ingress_rule" "user_servers" {
+  security_group_id            = aws_security_group.nodes.id
+  description                  = "user servers on their node's published ports, for the hub and proxy on the manager"
+  ip_protocol                  = "tcp"
+  from_port                    = 32768
+  to_port                      = 60999
   referenced_security_group_id = aws_security_group.nodes.id
   tags                         = var.tags
 }
