@@ -73,9 +73,9 @@ def configure(c, settings: Settings | None = None) -> None:
     sp.image = rt.notebook_image
     sp.allowed_images = _allowed_images(s)
     sp.network_name = rt.network
-    sp.use_internal_ip = True  # reach the server by its service name on the overlay
-    # No IPVS routing: DNS round robin, which also keeps quiet websockets alive.
-    sp.extra_endpoint_spec = {"mode": "dnsrr"}
+    # The hub and the proxy reach a server at its node's address, on a port the
+    # node publishes (SwarmhubSpawner.get_ip_and_port, docs/decisions/0041).
+    sp.use_internal_ip = True  # not dockerspawner's published port: the routing mesh
     sp.extra_placement_spec = {"constraints": ["node.role==worker"]}
     # The home is named by the user's real name, as the spawner and the quota see it
     # ({username} is dockerspawner's escaped form: "jane-doe" -> "jane-2ddoe").

@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pprint import pformat
@@ -91,6 +92,16 @@ class SwarmhubSpawner(SwarmSpawner):
         # The hub owns a server's life: a crashed or orphaned server is reported
         # stopped, not silently restarted on another node.
         return {"restart_policy": RestartPolicy(condition="none")}
+
+    @default("extra_endpoint_spec")
+    def _default_endpoint_spec(self):
+        return {
+            # No IPVS: DNS round robin, which also keeps quiet websockets alive.
+            "mode": "dnsrr",
+            # Published on the server's own node, on a port the node picks
+            # (no PublishedPort); the task's status says which (get_ip_and_port).
+            "ports": [{"Protocol": "tcp", "TargetPort": self.port, "PublishMode": "host"}],
+        }
 
     @default("extra_create_kwargs")
     def _default_create_kwargs(self):
@@ -234,16 +245,29 @@ class SwarmhubSpawner(SwarmSpawner):
             )
 
     async def get_ip_and_port(self):
-        """The task's own address on our overlay network, not the service's name.
+        """The server's node's address and the port the node publishes it on.
 
-        A name can still resolve to a dead node's stale record for a while (its
-        gossip entries outlive it), and resolving it before the task runs stalls
-        seconds; the task's attachment is exact and needs no lookup.
+        The hub and the proxy on the manager then reach the server over the
+        nodes' own network, as servers reach the hub (decision 0008), not
+        through the overlay: after a manager engine restart the overlay's gossip
+        leaves the manager blind to every worker's endpoints for a minute or
+        more (docs/decisions/0041). A task without such a port, a server
+        started before this, is reached at its overlay address as before.
         """
-        task = await self.get_task()
-        for attachment in (task or {}).get("NetworksAttachments") or []:
+        task = await self.get_task() or {}
+        port = _published_port(task, self.port)
+        if port and task.get("NodeID"):
+            node = await self.docker("inspect_node", task["NodeID"])
+            address = _node_address(node)
+            if address:
+                return address, port
+        for attachment in task.get("NetworksAttachments") or []:
             network = attachment.get("Network", {}).get("Spec", {}).get("Name")
             if network == self.network_name and attachment.get("Addresses"):
+                self.log.warning(
+                    "Server of %s publishes no port on its node: reached on the overlay",
+                    self.user.name,
+                )
                 return attachment["Addresses"][0].split("/")[0], self.port
         return await super().get_ip_and_port()
 
@@ -524,6 +548,35 @@ class SwarmhubSpawner(SwarmSpawner):
         err = web.HTTPError(status, message)
         err.jupyterhub_message = message  # shown as is on the spawn page and in the API
         raise err
+
+
+def _published_port(task: dict, target: int) -> int | None:
+    """The port `task`'s node publishes `target` on (host mode), if any."""
+    ports = ((task.get("Status") or {}).get("PortStatus") or {}).get("Ports") or []
+    for port in ports:
+        if port.get("TargetPort") == target and port.get("PublishMode") == "host":
+            return port.get("PublishedPort") or None
+    return None
+
+
+def _node_address(node: dict) -> str | None:
+    """The address a node is reached at: the one it advertises to the swarm.
+
+    A manager may report 0.0.0.0 there; its manager address says it then.
+    """
+    address = (node.get("Status") or {}).get("Addr") or ""
+    if not _reachable(address):
+        manager = (node.get("ManagerStatus") or {}).get("Addr") or ""
+        address = manager.rsplit(":", 1)[0]
+    return address if _reachable(address) else None
+
+
+def _reachable(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return not (ip.is_unspecified or ip.is_loopback)
 
 
 async def _answers(client, url: str, request_timeout: float = 2) -> bool:
