@@ -251,8 +251,9 @@ class SwarmhubSpawner(SwarmSpawner):
         nodes' own network, as servers reach the hub (decision 0008), not
         through the overlay: after a manager engine restart the overlay's gossip
         leaves the manager blind to every worker's endpoints for a minute or
-        more (docs/decisions/0041). A task without such a port, a server
-        started before this, is reached at its overlay address as before.
+        more (docs/decisions/0041). A task without such a port (a service
+        created before this change, which a start finds still there) is
+        reached at its overlay address as before.
         """
         task = await self.get_task() or {}
         port = _published_port(task, self.port)

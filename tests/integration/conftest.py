@@ -143,11 +143,17 @@ def containers(client, service: str) -> list:
     return client.containers.list(filters={"label": f"com.docker.swarm.service.name={service}"})
 
 
+def running_task(client, user: str) -> dict:
+    """The running task of `user`'s server."""
+    service = client.services.get(f"jupyter-{user}")  # names without "-": not escaped
+    tasks = [t for t in service.tasks() if t["Status"]["State"] == "running"]
+    assert len(tasks) == 1, tasks
+    return tasks[0]
+
+
 def node_of(client, user: str) -> str:
     """The swarm node id that runs `user`'s server."""
-    service = client.services.get(f"jupyter-{user}")  # names without "-": not escaped
-    (task,) = [t for t in service.tasks() if t["Status"]["State"] == "running"]
-    return task["NodeID"]
+    return running_task(client, user)["NodeID"]
 
 
 def local_node(cfg, client, swarm_id: str):

@@ -14,7 +14,7 @@ import pytest
 
 from swarmhub.config import load_config
 from swarmhub.local import nodes
-from swarmhub.swarm.labels import INSTANCE_ID
+from tests.integration.conftest import local_node, node_of
 from tests.integration.stack import Stack, wait_for
 
 pytestmark = pytest.mark.integration
@@ -24,13 +24,6 @@ def _workers(client) -> dict[str, dict]:
     return {
         n.attrs["ID"]: n.attrs for n in client.nodes.list() if n.attrs["Spec"]["Role"] == "worker"
     }
-
-
-def _node_of(client, user: str) -> str:
-    service = client.services.get(f"jupyter-{user}")
-    tasks = [t for t in service.tasks() if t["Status"]["State"] == "running"]
-    assert len(tasks) == 1, tasks
-    return tasks[0]["NodeID"]
 
 
 def test_scale_out_packs_and_scale_in_spares_busy_nodes(scaling_stack: Stack):
@@ -52,7 +45,7 @@ def test_scale_out_packs_and_scale_in_spares_busy_nodes(scaling_stack: Stack):
         said = {u: f.result() for u, f in said.items()}
         took = {u: round(f.result(), 1) for u, f in took.items()}
     print(f"scale-out: the burst was running after {time.monotonic() - t0:.1f}s ({took})")
-    where = {u: _node_of(client, u) for u in users}
+    where = {u: node_of(client, u) for u in users}
     by_node: dict[str, list[str]] = {}
     for user, node_id in where.items():
         by_node.setdefault(node_id, []).append(user)
@@ -74,7 +67,7 @@ def test_scale_out_packs_and_scale_in_spares_busy_nodes(scaling_stack: Stack):
     time.sleep(25)  # longer than the cooldown plus a poll
     assert first in _workers(client)
     assert stack.server(early).get("ready") is True
-    assert _node_of(client, early) == first
+    assert node_of(client, early) == first
     stack.stop(early)
 
     # What `report` bills: the autoscaler's record of the fleet went 1 -> 2 -> 1.
@@ -95,9 +88,8 @@ def test_a_dead_node_is_noticed_cleaned_out_and_its_user_starts_elsewhere(
     stack.start(user)
     token = stack.user_token(user)
     stack.put_text(user, token, "essay.txt", "draft 3")
-    dead_id = _node_of(client, user)
-    instance = _workers(client)[dead_id]["Description"]["Engine"]["Labels"][INSTANCE_ID]
-    (dead,) = [n for n in nodes.list_nodes(cfg) if n.instance_id == instance]
+    dead_id = node_of(client, user)
+    dead = local_node(cfg, client, dead_id)
 
     nodes.kill_hard(dead)  # no drain, no leave: the instance is just gone
     t0 = time.monotonic()
@@ -105,7 +97,7 @@ def test_a_dead_node_is_noticed_cleaned_out_and_its_user_starts_elsewhere(
     print(f"hub noticed the dead server after {time.monotonic() - t0:.1f}s")
 
     stack.start(user, timeout=150)
-    assert _node_of(client, user) != dead_id
+    assert node_of(client, user) != dead_id
     got = stack.via_proxy(user, "/api/contents/essay.txt", stack.user_token(user))
     assert got.status_code == 200 and got.json()["content"] == "draft 3"
     wait_for(lambda: dead_id not in _workers(client), 60, "the dead node to leave the swarm")

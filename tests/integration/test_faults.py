@@ -21,7 +21,14 @@ import yaml
 
 from swarmhub.config import load_config
 from swarmhub.local import nodes
-from tests.integration.conftest import containers, hub_log, local_node, node_of, redeployed
+from tests.integration.conftest import (
+    containers,
+    hub_log,
+    local_node,
+    node_of,
+    redeployed,
+    running_task,
+)
 from tests.integration.stack import Stack, cli, wait_for
 
 pytestmark = pytest.mark.integration
@@ -159,9 +166,7 @@ def _overlay_cut(stack: Stack, user: str):
 
 
 def _published_port(user: str) -> int:
-    client = docker.from_env()
-    (task,) = client.api.tasks(filters={"service": f"jupyter-{user}", "desired-state": "running"})
-    ports = task["Status"]["PortStatus"]["Ports"]
+    ports = running_task(docker.from_env(), user)["Status"]["PortStatus"]["Ports"]
     return next(p["PublishedPort"] for p in ports if p["PublishMode"] == "host")
 
 
