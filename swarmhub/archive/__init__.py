@@ -162,8 +162,6 @@ def restore(
     home = root / user
     if home.is_symlink():
         raise SwarmhubError(f"{home} is a symlink: refused")
-    if not home.exists():
-        home.mkdir(mode=0o750)
     r = restore_home(user, home, store, key, overwrite=overwrite)
     print(
         f"{user}: restored {r.files} files from {store.where(key)} "

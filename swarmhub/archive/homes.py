@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from swarmhub import userfs
 from swarmhub.errors import SwarmhubError
 
 NOTE = "WHERE-ARE-MY-FILES.txt"
+NOTEBOOK_UID = 1000  # who owns homes when no archive says (the spawner's home_uid)
 CHUNK = 1 << 20
 
 
@@ -66,46 +68,65 @@ class Archived:
     kept_because: str = ""  # why the home was left as it was, if it was
 
 
-def _entries(home: Path):
-    """(relative path, lstat) of every entry below `home`, never following a link."""
-    for root, dirs, files in os.walk(home, followlinks=False):
-        dirs.sort()
-        rel_root = Path(root).relative_to(home)
-        for name in dirs + sorted(files):
-            rel = rel_root / name
-            if rel == Path(NOTE):
-                continue
-            yield rel, os.lstat(Path(root) / name)
-
-
 def pack(home: Path, tar_path: Path) -> dict:
-    """Write the tar, return its manifest (entries with size and sha256)."""
+    """Write the tar, return its manifest (entries with size and sha256).
+
+    The home is read through descriptors (swarmhub.userfs): a file the student
+    swaps for a link after it was looked at is left out, never followed."""
     entries, skipped = [], []
-    with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
-        for rel, st in _entries(home):
-            info = tarfile.TarInfo(str(rel))
-            info.mtime, info.mode = st.st_mtime, stat.S_IMODE(st.st_mode)
-            info.uid, info.gid = st.st_uid, st.st_gid
-            entry = {"path": str(rel), "mode": info.mode, "mtime": st.st_mtime}
-            if stat.S_ISDIR(st.st_mode):
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-                entry["type"] = "dir"
-            elif stat.S_ISLNK(st.st_mode):
-                info.type, info.linkname = tarfile.SYMTYPE, os.readlink(home / rel)
-                tar.addfile(info)
-                entry.update(type="symlink", target=info.linkname)
-            elif stat.S_ISREG(st.st_mode):
-                info.size = st.st_size
-                with open(home / rel, "rb") as f:
-                    reader = _Hashing(f)
-                    tar.addfile(info, reader)  # raises if the file shrank meanwhile
-                entry.update(type="file", size=reader.n, sha256=reader.h.hexdigest())
-            else:
-                skipped.append(str(rel))  # sockets, fifos: nothing to keep
-                continue
-            entries.append(entry)
-    return {"entries": entries, "skipped": skipped}
+    root = userfs.open_root(home)
+    try:
+        owner = os.fstat(root)
+        with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
+            for rel, st, parent in userfs.walk(root):
+                if rel == NOTE:
+                    continue
+                name = rel.rpartition("/")[2]
+                info = tarfile.TarInfo(rel)
+                info.mtime, info.mode = st.st_mtime, userfs.plain_mode(st.st_mode)
+                info.uid, info.gid = st.st_uid, st.st_gid
+                entry = {"path": rel, "mode": info.mode, "mtime": st.st_mtime}
+                if stat.S_ISDIR(st.st_mode):
+                    info.type = tarfile.DIRTYPE
+                    tar.addfile(info)
+                    entry["type"] = "dir"
+                elif stat.S_ISLNK(st.st_mode):
+                    info.type, info.linkname = tarfile.SYMTYPE, os.readlink(name, dir_fd=parent)
+                    tar.addfile(info)
+                    entry.update(type="symlink", target=info.linkname)
+                elif stat.S_ISREG(st.st_mode):
+                    why = _add_file(tar, info, entry, parent, name, st, owner.st_uid)
+                    if why:
+                        skipped.append(f"{rel} ({why})")
+                        continue
+                else:
+                    skipped.append(rel)  # sockets, fifos: nothing to keep
+                    continue
+                entries.append(entry)
+    finally:
+        os.close(root)
+    return {"entries": entries, "skipped": skipped, "owner": [owner.st_uid, owner.st_gid]}
+
+
+def _add_file(tar, info, entry, parent: int, name: str, st, home_uid: int) -> str:
+    """Add one regular file, read from the descriptor that was checked; '' or why not."""
+    opened = userfs.open_file(parent, name)
+    if opened is None:
+        return "changed while read"
+    fd, now = opened
+    with os.fdopen(fd, "rb") as f:
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+            return "changed while read"
+        if now.st_nlink > 1 and now.st_uid != home_uid:
+            return "a hard link to a file of someone else"
+        info.size, info.mtime = now.st_size, now.st_mtime
+        reader = _Hashing(f)
+        tar.addfile(info, reader)  # raises if the file shrank meanwhile
+    entry.update(
+        type="file", size=reader.n, sha256=reader.h.hexdigest(), mtime=now.st_mtime,
+        ino=now.st_ino,
+    )  # fmt: skip
+    return ""
 
 
 def check_tar(tar_path: Path, manifest: dict) -> None:
@@ -168,54 +189,92 @@ def archive_home(
 
     files = [e for e in manifest["entries"] if e["type"] == "file"]
     done = Archived(user, key, store.where(key), len(files), sum(e["size"] for e in files), 0)
-    if not remove:
-        done.kept_because = "--keep-homes"
-    elif removable:
-        done.kept_because = removable
-    else:
-        changed = _changed_since(home, manifest)
-        if changed:
-            done.kept_because = f"{len(changed)} files changed while archiving, e.g. {changed[0]}"
+    root = userfs.open_root(home)
+    try:
+        if not remove:
+            done.kept_because = "--keep-homes"
+        elif removable:
+            done.kept_because = removable
         else:
-            done.removed = _remove(home, manifest)
-    _write_note(home, done, course, now)
+            changed = _changed_since(root, manifest)
+            if changed:
+                done.kept_because = (
+                    f"{len(changed)} files changed while archiving, e.g. {changed[0]}"
+                )
+            else:
+                done.removed = _remove(root, manifest)
+        _write_note(root, done, course, now)
+    finally:
+        os.close(root)
     return done
 
 
-def _changed_since(home: Path, manifest: dict) -> list[str]:
+def _changed_since(root: int, manifest: dict) -> list[str]:
     out = []
     for e in manifest["entries"]:
         if e["type"] != "file":
             continue
         try:
-            st = os.lstat(home / e["path"])
-        except FileNotFoundError:
+            st = userfs.at(root, e["path"], userfs.lstat_at)
+        except userfs.LinkRefused:
+            out.append(e["path"])
             continue
-        if not stat.S_ISREG(st.st_mode) or st.st_size != e["size"] or st.st_mtime != e["mtime"]:
+        if st is None:
+            continue
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_size != e["size"]
+            or st.st_mtime != e["mtime"]
+            or st.st_ino != e.get("ino", st.st_ino)
+        ):
             out.append(e["path"])
     return out
 
 
-def _remove(home: Path, manifest: dict) -> int:
+def _remove(root: int, manifest: dict) -> int:
+    """Remove what the manifest lists, each reached without following a link
+    and only if it is still what was archived."""
     removed = 0
     for e in manifest["entries"]:
-        if e["type"] in ("file", "symlink"):
-            try:
-                os.unlink(home / e["path"])
-                removed += e["type"] == "file"
-            except FileNotFoundError:
-                pass
+        if e["type"] not in ("file", "symlink"):
+            continue
+        parent, name = userfs.split(e["path"])
+        try:
+            pfd = userfs.open_dir(root, parent)
+        except (FileNotFoundError, userfs.LinkRefused):
+            continue
+        try:
+            st = userfs.lstat_at(pfd, name)
+            if st is None:
+                continue
+            if e["type"] == "symlink" and not stat.S_ISLNK(st.st_mode):
+                continue
+            if e["type"] == "file" and (
+                not stat.S_ISREG(st.st_mode) or st.st_ino != e.get("ino", st.st_ino)
+            ):
+                continue
+            os.unlink(name, dir_fd=pfd)
+            removed += e["type"] == "file"
+        finally:
+            os.close(pfd)
     # Directories deepest first, and only when empty: a file written meanwhile stays.
     for e in sorted((e for e in manifest["entries"] if e["type"] == "dir"),
                     key=lambda e: e["path"].count("/"), reverse=True):  # fmt: skip
+        parent, name = userfs.split(e["path"])
         try:
-            os.rmdir(home / e["path"])
+            pfd = userfs.open_dir(root, parent)
+        except (OSError, SwarmhubError):
+            continue
+        try:
+            os.rmdir(name, dir_fd=pfd)
         except OSError:
             pass
+        finally:
+            os.close(pfd)
     return removed
 
 
-def _write_note(home: Path, done: Archived, course: str, now: datetime) -> None:
+def _write_note(root: int, done: Archived, course: str, now: datetime) -> None:
     text = (
         f"Your files from {course} were archived on {now:%Y-%m-%d} to\n"
         f"    {done.where}\n"
@@ -229,15 +288,11 @@ def _write_note(home: Path, done: Archived, course: str, now: datetime) -> None:
         "To get them back, ask your instructor to run:\n"
         f"    python pipeline.py restore {done.user} --course {course}\n"
     )
-    note = home / NOTE
-    if note.is_symlink():
-        note.unlink()  # never write through a link a student left here
-    note.write_text(text)
-    st = home.stat()
-    try:
-        os.chown(note, st.st_uid, st.st_gid)
-    except PermissionError:
-        pass
+    st = os.fstat(root)
+    # A link a student left at the note's name is replaced, never written through.
+    userfs.write_file(
+        root, NOTE, [text.encode()], mode=0o644, owner=(st.st_uid, st.st_gid), mtime=None
+    )
 
 
 # --- restore ------------------------------------------------------------------
@@ -267,6 +322,11 @@ def newest(store, user: str, course: str | None) -> str:
 
 
 def restore_home(user: str, home: Path, store, key: str, *, overwrite: bool) -> Restored:
+    """Write the archive back into `home`, as its owner would have: every path
+    reached without following a link (a link on the way is refused), each file
+    created under a fresh name and renamed into place, given to the home's
+    owner with plain permission bits. A home that is gone is made anew for the
+    owner the archive recorded."""
     with tempfile.TemporaryDirectory(prefix="swarmhub-restore-") as tmp:
         tar_path, manifest_path = Path(tmp) / "home.tar", Path(tmp) / "manifest.json"
         store.get(key, tar_path)
@@ -277,101 +337,113 @@ def restore_home(user: str, home: Path, store, key: str, *, overwrite: bool) -> 
         check_tar(tar_path, manifest)
         entries = manifest["entries"]
         for e in entries:
-            _safe(home, e["path"])
-        same, conflicts = _compare(home, entries)
-        if conflicts and not overwrite:
-            shown = "; ".join(conflicts[:5]) + (" ..." if len(conflicts) > 5 else "")
-            raise SwarmhubError(
-                f"{home}: {len(conflicts)} files exist with other contents ({shown}); "
-                "nothing restored. Move them aside, or pass --overwrite"
-            )
-        owner = home.stat()
-        written = _extract(home, tar_path, entries, same, owner)
-    bad = [
-        e["path"]
-        for e in entries
-        if e["type"] == "file" and sha256_of(home / e["path"]) != e["sha256"]
-    ]
-    if bad:
-        raise SwarmhubError(f"{home}: {len(bad)} restored files differ, e.g. {bad[0]}")
-    note = home / NOTE
-    if note.is_file() and not note.is_symlink():
-        note.unlink()
+            try:
+                userfs.split(e["path"])
+            except userfs.LinkRefused:
+                raise SwarmhubError(
+                    f"archive entry {e['path']!r} leaves the home: refused"
+                ) from None
+        if not os.path.lexists(home):
+            uid, gid = manifest.get("owner") or (NOTEBOOK_UID, NOTEBOOK_UID)
+            os.mkdir(home, 0o700)
+            os.chown(home, uid, gid)
+            os.chmod(home, 0o750)  # noqa: S103 (a home, as the spawner makes it)
+        root = userfs.open_root(home)
+        try:
+            st = os.fstat(root)
+            owner = (st.st_uid, st.st_gid)
+            same, conflicts = _compare(root, entries)
+            if conflicts and not overwrite:
+                shown = "; ".join(conflicts[:5]) + (" ..." if len(conflicts) > 5 else "")
+                raise SwarmhubError(
+                    f"{home}: {len(conflicts)} files exist with other contents ({shown}); "
+                    "nothing restored. Move them aside, or pass --overwrite"
+                )
+            written = _extract(root, tar_path, entries, same, owner)
+            files = [e for e in entries if e["type"] == "file"]
+            bad = [
+                e["path"]
+                for e in files
+                if userfs.at(root, e["path"], userfs.sha256_at) != e["sha256"]
+            ]
+            if bad:
+                raise SwarmhubError(f"{home}: {len(bad)} restored files differ, e.g. {bad[0]}")
+            note = userfs.lstat_at(root, NOTE)
+            if note is not None and stat.S_ISREG(note.st_mode):
+                os.unlink(NOTE, dir_fd=root)
+        finally:
+            os.close(root)
     return Restored(user, key, written, len(same))
 
 
-def _safe(home: Path, rel: str) -> None:
-    p = Path(rel)
-    if p.is_absolute() or ".." in p.parts:
-        raise SwarmhubError(f"archive entry {rel!r} leaves the home: refused")
-    parent = (home / p).parent
-    if parent.exists() and not parent.resolve().is_relative_to(home.resolve()):
-        raise SwarmhubError(f"{home / p}: its directory leads out of the home: refused")
-
-
-def _compare(home: Path, entries: list[dict]) -> tuple[set[str], list[str]]:
+def _compare(root: int, entries: list[dict]) -> tuple[set[str], list[str]]:
+    """Entries already there as archived, and those in the way. A link on the
+    way to an entry is refused outright: nothing is written through it."""
     same, conflicts = set(), []
     for e in entries:
-        path = home / e["path"]
-        if not os.path.lexists(path):
+        parent, name = userfs.split(e["path"])
+        try:
+            pfd = userfs.open_dir(root, parent)
+        except FileNotFoundError:
             continue
-        if e["type"] == "dir":
-            if path.is_dir() and not path.is_symlink():
+        try:
+            st = userfs.lstat_at(pfd, name)
+            if st is None:
+                continue
+            if e["type"] == "dir":
+                if stat.S_ISDIR(st.st_mode):
+                    same.add(e["path"])
+                else:
+                    conflicts.append(f"{e['path']} (not a directory)")
+            elif e["type"] == "symlink":
+                if stat.S_ISLNK(st.st_mode) and os.readlink(name, dir_fd=pfd) == e["target"]:
+                    same.add(e["path"])
+                else:
+                    conflicts.append(f"{e['path']} (differs)")
+            elif stat.S_ISREG(st.st_mode) and userfs.sha256_at(pfd, name) == e["sha256"]:
                 same.add(e["path"])
             else:
-                conflicts.append(f"{e['path']} (not a directory)")
-        elif e["type"] == "symlink":
-            if path.is_symlink() and os.readlink(path) == e["target"]:
-                same.add(e["path"])
-            else:
-                conflicts.append(f"{e['path']} (differs)")
-        elif path.is_file() and not path.is_symlink() and sha256_of(path) == e["sha256"]:
-            same.add(e["path"])
-        else:
-            newer = path.lstat().st_mtime > e["mtime"]
-            conflicts.append(f"{e['path']} ({'newer' if newer else 'differs'})")
+                newer = st.st_mtime > e["mtime"]
+                conflicts.append(f"{e['path']} ({'newer' if newer else 'differs'})")
+        finally:
+            os.close(pfd)
     return same, conflicts
 
 
-def _extract(home: Path, tar_path: Path, entries, same: set[str], owner) -> int:
+def _chunks(f):
+    while block := f.read(CHUNK):
+        yield block
+
+
+def _extract(root: int, tar_path: Path, entries, same: set[str], owner) -> int:
     by_path = {e["path"]: e for e in entries}
     written = 0
     with tarfile.open(tar_path, "r") as tar:
         for member in tar:
             e = by_path[member.name]
-            target = home / member.name
             if member.name in same:
                 continue
-            if e["type"] == "dir":
-                target.mkdir(parents=True, exist_ok=True)
-            elif e["type"] == "symlink":
-                if os.path.lexists(target):
-                    target.unlink()
-                os.symlink(e["target"], target)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                part = target.with_name(f".{target.name}.swarmhub-restore")
-                with tar.extractfile(member) as src, open(part, "wb") as dst:
-                    while block := src.read(CHUNK):
-                        dst.write(block)
-                os.chmod(part, e["mode"])
-                os.utime(part, (e["mtime"], e["mtime"]))
-                _chown(part, owner)
-                if target.is_dir() and not target.is_symlink():
-                    raise SwarmhubError(f"{target}: a directory where a file was")
-                os.replace(part, target)
-                written += 1
-                continue
-            _chown(target, owner)
-    for e in entries:  # directories' times last: writing inside them moved them
+            parent, name = userfs.split(member.name)
+            pfd = userfs.open_dir(root, parent, owner=owner)
+            try:
+                if e["type"] == "dir":
+                    os.close(userfs.open_dir(pfd, name, owner=owner))
+                elif e["type"] == "symlink":
+                    userfs.make_symlink(pfd, name, e["target"], owner=owner)
+                else:
+                    with tar.extractfile(member) as src:
+                        userfs.write_file(
+                            pfd, name, _chunks(src), mode=e["mode"], owner=owner, mtime=e["mtime"]
+                        )
+                    written += 1
+            finally:
+                os.close(pfd)
+    for e in entries:  # directories' modes and times last: writing inside them moved them
         if e["type"] == "dir" and e["path"] not in same:
-            os.chmod(home / e["path"], e["mode"])
-            os.utime(home / e["path"], (e["mtime"], e["mtime"]))
+            dfd = userfs.open_dir(root, e["path"])
+            try:
+                os.fchmod(dfd, userfs.plain_mode(e["mode"]))
+                os.utime(dfd, (e["mtime"], e["mtime"]))
+            finally:
+                os.close(dfd)
     return written
-
-
-def _chown(path: Path, owner) -> None:
-    try:
-        os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
-    except PermissionError:
-        pass  # not root: the files are already the caller's
