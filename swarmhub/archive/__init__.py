@@ -152,7 +152,7 @@ def restore(
     overwrite: bool = False,
     store=None,
 ):
-    from swarmhub.archive.homes import newest, restore_home
+    from swarmhub.archive.restoring import newest, restore_home
     from swarmhub.archive.store import store_for
 
     course_users(cfg, course or "", user, None)  # the same check of the name
