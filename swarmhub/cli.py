@@ -41,6 +41,48 @@ def _validated(cfg, target: str, command: str) -> None:
     validate.require(cfg, target, command)
 
 
+def _os_line(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    what = (exc.strerror or str(exc)).lower()
+    return f"{where}{what}; check the path and its permissions"
+
+
+def _why_not(path, exc: OSError) -> str:
+    """Why a directory cannot be made: a file in the way, or what the system said."""
+    for part in [path, *path.parents]:
+        if part.exists() and not part.is_dir():
+            return f"{part} is not a directory"
+    return (exc.strerror or str(exc)).lower()
+
+
+def _aws_errors(url: str | None):
+    """AWS's refusals of an s3:// store as one line naming the store (archive, restore)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def guard():
+        if not (url or "").startswith("s3://"):
+            yield
+            return
+        import botocore.exceptions as bex
+
+        try:
+            yield
+        except bex.NoCredentialsError:
+            raise SwarmhubError(
+                f"{url}: no AWS credentials; set AWS_PROFILE or run `aws configure`"
+            ) from None
+        except bex.ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise SwarmhubError(
+                f"{url}: AWS refused: {error.get('Message') or error.get('Code')}"
+            ) from None
+        except bex.BotoCoreError as exc:
+            raise SwarmhubError(f"{url}: AWS cannot be reached: {exc}") from None
+
+    return guard()
+
+
 def _common(func):
     @click.option(
         "--config",
@@ -64,6 +106,10 @@ def _common(func):
             # A config's mistakes are one line each, all of them.
             for line in str(exc).splitlines():
                 click.echo(f"error: {line}", err=True)
+            sys.exit(1)
+        except OSError as exc:
+            # A path the operator named that cannot be read or written: still one line.
+            click.echo(f"error: {_os_line(exc)}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -101,7 +147,14 @@ def render(cfg, target, out):
     from pathlib import Path
 
     _validated(cfg, target, "render")
-    written = _target(cfg, target).render(Path(out or f".work/{target}/rendered"))
+    where = Path(out or f".work/{target}/rendered")
+    try:
+        written = _target(cfg, target).render(where)
+    except OSError as exc:
+        raise SwarmhubError(
+            f"--out {where}: cannot write there ({_why_not(where, exc)}); "
+            "give a directory you can write"
+        ) from None
     for path in written:
         click.echo(str(path))
 
@@ -245,7 +298,8 @@ def archive(cfg, target, course, **options):
     """A tar per student's home, verified by sha256 before the home is emptied."""
     from swarmhub import archive as archiving
 
-    archiving.archive(cfg, target, course=course, **options)
+    with _aws_errors(options.get("to")):
+        archiving.archive(cfg, target, course=course, **options)
 
 
 @main.command()
@@ -264,7 +318,8 @@ def restore(cfg, target, user, **options):
     """Bring back a user's archived home; checks every file, never overwrites silently."""
     from swarmhub import archive as archiving
 
-    archiving.restore(cfg, target, user=user, **options)
+    with _aws_errors(options.get("source")):
+        archiving.restore(cfg, target, user=user, **options)
 
 
 @main.command(name="validate")
@@ -295,6 +350,9 @@ def init_command(config_path, **answers):
         init.main(config_path, **answers)
     except SwarmhubError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"error: {_os_line(exc)}", err=True)
         sys.exit(1)
 
 
