@@ -104,4 +104,9 @@ class FleetConfig(Strict):
             raise ValueError("public_subnet_ids/private_subnet_ids need vpc_id")
         if self.route53_zone_id is not None and self.domain is None:
             raise ValueError("route53_zone_id needs domain")
+        if self.letsencrypt_email is not None and self.domain is None:
+            raise ValueError(
+                "letsencrypt_email needs domain: the certificate is for the hub's DNS name; "
+                "set aws.fleet.domain, or remove letsencrypt_email"
+            )
         return self
