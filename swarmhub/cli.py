@@ -9,6 +9,7 @@ on stderr and exit 1.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 import click
@@ -167,6 +168,12 @@ def deploy(cfg, target, plan_only):
     _validated(cfg, target, "plan" if plan_only else "deploy")
     chosen = _target(cfg, target)
     if plan_only:
+        if target == "local" and os.geteuid() != 0:
+            click.echo(
+                "plan (not root): what runs now cannot be read, so these are the steps of a "
+                "deploy on a machine where nothing runs yet; `sudo python pipeline.py deploy "
+                "--plan` compares with what runs"
+            )
         chosen.plan()
     else:
         chosen.apply()
@@ -275,7 +282,11 @@ def report(cfg, target, **options):
 @main.command()
 @_common
 @click.option("--course", required=True, help="The course whose students' homes are archived.")
-@click.option("--users", default=None, help="Its students, a,b,c (until courses: lands).")
+@click.option(
+    "--users",
+    default=None,
+    help="Its students, a,b,c (default: the course's roster in the config).",
+)
 @click.option(
     "--roster",
     type=click.Path(dir_okay=False),
@@ -298,8 +309,34 @@ def archive(cfg, target, course, **options):
     """A tar per student's home, verified by sha256 before the home is emptied."""
     from swarmhub import archive as archiving
 
+    _archive_inputs(cfg, target, options)
     with _aws_errors(options.get("to")):
         archiving.archive(cfg, target, course=course, **options)
+
+
+def _archive_inputs(cfg, target: str, options: dict) -> None:
+    """What archive would only skip over, refused before anything is read or written."""
+    from swarmhub.config.hub import USERNAME, USERNAME_RULE
+
+    for name in (options.get("users") or "").split(","):
+        name = name.strip()
+        if name and not USERNAME.match(name):
+            lower = (
+                f"; user names are lower case: {name.lower()}"
+                if USERNAME.match(name.lower())
+                else ""
+            )
+            raise SwarmhubError(f"--users {name}: not a user name ({USERNAME_RULE}){lower}")
+    homes = options.get("homes")
+    if homes and not os.path.isdir(homes):
+        raise SwarmhubError(
+            f"--homes {homes}: no such directory; give the directory the homes are in"
+        )
+    if not homes and target == "local" and not os.path.isdir(cfg.local.homes_dir):
+        raise SwarmhubError(
+            f"{cfg.local.homes_dir}: no such directory (local.homes_dir); nothing was deployed "
+            "here, or give --homes DIR"
+        )
 
 
 @main.command()

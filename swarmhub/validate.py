@@ -310,8 +310,17 @@ def _this_machine() -> tuple[int, float] | None:
 
 def main(config_path: str, target: str | None, online: bool, echo: Callable = click.echo) -> int:
     """The validate command: every problem on its own line; 0 if there is none."""
+    if not os.path.lexists(config_path) and config_path == "swarmhub.yaml":
+        # deploy takes the defaults; validate says so: "valid" of no file misleads.
+        echo(
+            f"error: {config_path}: no such config file; copy swarmhub.example.yaml or run "
+            "`python pipeline.py init` (without one, deploy takes every default for the "
+            "local target)",
+            err=True,
+        )
+        return 1
     try:
-        cfg = load_config(config_path, missing_ok=config_path == "swarmhub.yaml")
+        cfg = load_config(config_path)
     except ConfigError as exc:
         for p in exc.problems:
             echo(f"error: {p}", err=True)

@@ -271,3 +271,55 @@ def test_headroom_beyond_what_max_nodes_hold_is_one_warning():
         "m6i.xlarge hold (32 servers); every node would run all the time and the headroom "
         "is never there: lower it or raise max_nodes"
     ]
+
+
+def test_validate_without_a_config_file_does_not_say_valid(tmp_cwd):
+    result = run(["validate"])
+    assert result.exit_code == 1
+    assert lines(result) == [
+        "error: swarmhub.yaml: no such config file; copy swarmhub.example.yaml or run "
+        "`python pipeline.py init` (without one, deploy takes every default for the local target)"
+    ]
+
+
+def test_archive_with_a_missing_homes_directory_fails(tmp_cwd):
+    result = run(["archive", "--course", "intro", "--users", "ada", "--homes", "nohomes"])
+    assert result.exit_code == 1
+    assert lines(result) == [
+        "error: --homes nohomes: no such directory; give the directory the homes are in"
+    ]
+
+
+def test_archive_with_an_upper_case_user_fails(tmp_cwd):
+    (tmp_cwd / "homes" / "ada").mkdir(parents=True)
+    result = run(["archive", "--course", "intro", "--users", "Ada", "--homes", "homes"])
+    assert result.exit_code == 1
+    assert lines(result) == [
+        "error: --users Ada: not a user name (lower-case letters, digits and _.- , starting "
+        "with a letter or digit, at most 64); user names are lower case: ada"
+    ]
+
+
+def test_archive_help_is_not_stale():
+    result = run(["archive", "--help"])
+    assert "until courses: lands" not in result.output
+    assert "--users TEXT" in result.output
+
+
+def test_deploy_plan_without_root_says_what_it_cannot_know(tmp_cwd, monkeypatch):
+    import swarmhub.cli as cli_module
+
+    class Planner:
+        def plan(self):
+            print("create service swarmhub-hub (img)")
+
+    monkeypatch.setattr(cli_module.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(cli_module, "_target", lambda cfg, name: Planner())
+    result = run(["deploy", "--plan"])
+    assert result.exit_code == 0, result.output
+    assert lines(result) == [
+        "plan (not root): what runs now cannot be read, so these are the steps of a deploy "
+        "on a machine where nothing runs yet; `sudo python pipeline.py deploy --plan` "
+        "compares with what runs",
+        "create service swarmhub-hub (img)",
+    ]
