@@ -181,9 +181,10 @@ def deploy(cfg, target, plan_only):
 
 @main.command()
 @_common
-def status(cfg, target):
-    """Hub URL and health, nodes, users and their servers."""
-    _target(cfg, target).status()
+@click.option("--json", "as_json", is_flag=True, help="The same, as JSON for scripts.")
+def status(cfg, target, as_json):
+    """Hub URL and health (healthy, slow or not answering), nodes, users and their servers."""
+    _target(cfg, target).status(as_json=as_json)
 
 
 @main.command()
