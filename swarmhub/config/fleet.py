@@ -44,6 +44,7 @@ class FleetConfig(Strict):
     domain: str | None = None
     # With it Terraform creates the domain's A record; without, point it yourself.
     route53_zone_id: str | None = Field(default=None, pattern=r"^Z[A-Z0-9]{1,32}$")
+    # Let's Encrypt's contact for the certificate of `domain` (needs domain).
     letsencrypt_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     # Who may reach the hub on 80/443 (e.g. a campus range).
     hub_ingress_cidrs: list[str] = ["0.0.0.0/0"]

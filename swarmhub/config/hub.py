@@ -40,7 +40,7 @@ class GitHubAuth(Strict):
     allowed_organizations: list[str] = []
     # "org:team" slugs as in https://github.com/orgs/<org>/teams/<team>.
     allowed_teams: list[str] = []
-    # GitHub logins that may sign in whatever their membership.
+    # GitHub logins (not e-mail addresses) that may sign in whatever their membership.
     allowed_users: list[str] = []
     # Base URL of GitHub's web pages, overridable so the tests can use a fake.
     github_url: str = "https://github.com"
@@ -205,7 +205,7 @@ class ServersConfig(Strict):
     """Each user's server: reservations let the swarm (and the autoscaler) know
     when a node is full; limits keep one user from starving the others."""
 
-    # The most memory one server may use.
+    # The most memory one server may use; at least 128M.
     mem_limit: Bytes = "2G"  # type: ignore[assignment]
     # Memory the swarm sets aside for a server: how full a node is.
     mem_reservation: Bytes = "1G"  # type: ignore[assignment]
@@ -300,7 +300,8 @@ RESERVED_PORTS = {
 
 
 class HubConfig(Strict):
-    # Where the proxy listens on the manager.
+    # Where the proxy listens on the manager; not a port the manager already uses
+    # (2377, 7946, 4789: Swarm; 2380: the pool agent; 8081: the hub's API).
     port: int = Field(default=8000, ge=1, le=65535)
     # off, or self-signed (local): a certificate made by deploy for this machine.
     https: Literal["off", "self-signed"] = "off"
