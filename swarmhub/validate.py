@@ -131,6 +131,17 @@ def aws_problems(cfg: Config, command: str) -> list[Problem]:
             )
         ]
     out = []
+    if cfg.hub.https != "off":
+        loc = ("hub", "https")
+        out.append(
+            _problem(
+                cfg,
+                loc,
+                _written(cfg, loc, cfg.hub.https)
+                + "is ignored on AWS: the hub serves HTTPS with a Let's Encrypt certificate "
+                "when aws.fleet.domain is set; remove it",
+            )
+        )
     needs = NEEDS[command]
     if "sign-in" in needs and cfg.hub.auth.kind == "accounts":
         out.append(

@@ -127,7 +127,41 @@ def cross_section(cfg: Config) -> list[FieldError]:
             )
     out.extend(course_problems(cfg))
     out.extend(no_node_problems(cfg))
+    out.extend(network_problems(cfg))
     out.extend(node_size_problems(cfg))
+    return out
+
+
+def network_problems(cfg: Config) -> list[FieldError]:
+    """The overlay must not share addresses with the nodes' network; deploy starts
+    no more local workers than the autoscaler would keep."""
+    import ipaddress
+
+    out = []
+    overlay = ipaddress.ip_network(cfg.swarm.overlay_subnet)
+    if cfg.aws is not None:
+        field, nodes = "aws.fleet.vpc_cidr", cfg.aws.fleet.vpc_cidr
+    else:
+        field, nodes = "local.node_subnet", cfg.local.node_subnet
+    if overlay.overlaps(ipaddress.ip_network(nodes)):
+        out.append(
+            FieldError(
+                "swarm.overlay_subnet",
+                f"overlaps {field} ({nodes}); servers' addresses would collide with the "
+                "nodes': use e.g. 10.214.0.0/20",
+                shown=cfg.swarm.overlay_subnet,
+            )
+        )
+    a = cfg.autoscaler
+    if cfg.aws is None and a.enabled and cfg.local.workers > a.max_nodes:
+        out.append(
+            FieldError(
+                "local.workers",
+                f"is above autoscaler.max_nodes ({a.max_nodes}); the autoscaler would stop "
+                "the extra ones: start at most max_nodes or raise it",
+                shown=str(cfg.local.workers),
+            )
+        )
     return out
 
 

@@ -105,6 +105,11 @@ class FleetConfig(Strict):
             raise ValueError("public_subnet_ids/private_subnet_ids need vpc_id")
         if self.route53_zone_id is not None and self.domain is None:
             raise ValueError("route53_zone_id needs domain")
+        if self.warm_pool_size > self.max_workers:
+            raise ValueError(
+                f"warm_pool_size is above max_workers ({self.max_workers}); a warm pool beyond "
+                "what the group may run is never used: lower it"
+            )
         if self.letsencrypt_email is not None and self.domain is None:
             raise ValueError(
                 "letsencrypt_email needs domain: the certificate is for the hub's DNS name; "

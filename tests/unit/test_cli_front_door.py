@@ -323,3 +323,13 @@ def test_deploy_plan_without_root_says_what_it_cannot_know(tmp_cwd, monkeypatch)
         "compares with what runs",
         "create service swarmhub-hub (img)",
     ]
+
+
+def test_https_self_signed_is_refused_where_the_aws_target_ignores_it(tmp_cwd):
+    (tmp_cwd / "a.yaml").write_text("hub:\n  https: self-signed\naws:\n  region: eu-central-1\n")
+    result = run(["validate", "--config", "a.yaml"])
+    assert result.exit_code == 1
+    assert (
+        "error: a.yaml:2:10: hub.https: `self-signed` is ignored on AWS: the hub serves "
+        "HTTPS with a Let's Encrypt certificate when aws.fleet.domain is set; remove it"
+    ) in lines(result)
