@@ -84,6 +84,30 @@ def _aws_errors(url: str | None):
     return guard()
 
 
+def _read_files(*paths: str | None):
+    """Files the operator named for a verb that reads them itself: a file that is not
+    UTF-8, or a reader's error of several lines, is still one line."""
+    import contextlib
+
+    from swarmhub.config import ConfigError
+
+    @contextlib.contextmanager
+    def guard():
+        try:
+            yield
+        except UnicodeDecodeError:
+            named = next((p for p in paths if p), "a file")
+            raise SwarmhubError(f"{named}: is not UTF-8; save it as UTF-8") from None
+        except ConfigError:
+            raise  # a config's mistakes: a line each, by design
+        except SwarmhubError as exc:
+            if "\n" not in str(exc):
+                raise
+            raise SwarmhubError(" ".join(str(exc).split())) from None
+
+    return guard()
+
+
 def _common(func):
     @click.option(
         "--config",
@@ -234,7 +258,8 @@ def simulate(cfg, target, course_path, replay_path, seed):
 
     if not course_path and not replay_path:
         raise SwarmhubError("simulate needs --course FILE, or --replay EVENTS")
-    sim.main(cfg, course_path, target=target, replay_path=replay_path, seed=seed)
+    with _read_files(course_path, replay_path):
+        sim.main(cfg, course_path, target=target, replay_path=replay_path, seed=seed)
 
 
 @main.command()
@@ -311,7 +336,7 @@ def archive(cfg, target, course, **options):
     from swarmhub import archive as archiving
 
     _archive_inputs(cfg, target, options)
-    with _aws_errors(options.get("to")):
+    with _aws_errors(options.get("to")), _read_files(options.get("roster")):
         archiving.archive(cfg, target, course=course, **options)
 
 

@@ -333,3 +333,26 @@ def test_https_self_signed_is_refused_where_the_aws_target_ignores_it(tmp_cwd):
         "error: a.yaml:2:10: hub.https: `self-signed` is ignored on AWS: the hub serves "
         "HTTPS with a Let's Encrypt certificate when aws.fleet.domain is set; remove it"
     ) in lines(result)
+
+
+def test_a_course_file_that_is_not_utf8_is_one_line(tmp_cwd):
+    (tmp_cwd / "bin.yaml").write_bytes(b"\xff\xfe")
+    result = run(["simulate", "--course", "bin.yaml"])
+    assert result.exit_code == 1
+    assert lines(result) == ["error: bin.yaml: is not UTF-8; save it as UTF-8"]
+
+
+def test_a_course_file_that_is_not_yaml_is_one_line(tmp_cwd):
+    (tmp_cwd / "bad.yaml").write_text("a: [\n")
+    result = run(["simulate", "--course", "bad.yaml"])
+    assert result.exit_code == 1
+    assert len(lines(result)) == 1
+    assert lines(result)[0].startswith("error: bad.yaml: invalid YAML: ")
+
+
+def test_an_archive_roster_that_is_not_utf8_is_one_line(tmp_cwd):
+    (tmp_cwd / "homes" / "ada").mkdir(parents=True)
+    (tmp_cwd / "bin.csv").write_bytes(b"\xff\xfe")
+    result = run(["archive", "--course", "c", "--roster", "bin.csv", "--homes", "homes"])
+    assert result.exit_code == 1
+    assert lines(result) == ["error: bin.csv: is not UTF-8; save it as UTF-8"]

@@ -224,6 +224,8 @@ VALUES = st.one_of(
             "out.html",
             "out.png",
             "new-dir",
+            "bin.dat",
+            "bad.yaml",
         ]  # fmt: skip
     ),
     st.text(alphabet=st.characters(blacklist_characters="/\x00"), max_size=10),
@@ -301,6 +303,8 @@ def sandbox(tmp_path, monkeypatch):
     (tmp_path / "bad-events.jsonl").write_text(good + '{"time": "x"}\n')
     (state / "hub").mkdir(parents=True)
     (state / "hub" / "events.jsonl").write_text(good)
+    (tmp_path / "bin.dat").write_bytes(b"\xff\xfe\x00")
+    (tmp_path / "bad.yaml").write_text("a: [\n")
     (tmp_path / "roster.csv").write_text("\ufeffuser,name\nada,Ada\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
