@@ -115,7 +115,7 @@ ERRORS = {
     "overlay-overlaps-nodes": ":2:19: swarm.overlay_subnet: `10.213.0.0/20` overlaps local.node_subnet (10.213.0.0/24); servers' addresses would collide with the nodes': use e.g. 10.214.0.0/20",
     "overlay-overlaps-vpc": ":2:19: swarm.overlay_subnet: `10.40.0.0/20` overlaps aws.fleet.vpc_cidr (10.40.0.0/16); servers' addresses would collide with the nodes': use e.g. 10.214.0.0/20",
     "workers-over-max-nodes": ":4:12: local.workers: `4` is above autoscaler.max_nodes (2); the autoscaler would stop the extra ones: start at most max_nodes or raise it",
-    "warm-pool-over-max-workers": ":5:21: aws.fleet.warm_pool_size: `6` is above max_workers (4); a warm pool beyond what the group may run is never used: lower it",
+    "warm-pool-over-max-workers": ":5:21: aws.fleet.warm_pool_size: `20` is above max_workers (12); a warm pool beyond what the group may run is never used: lower it",
     "port-is-swarm": ":2:9: hub.port: `2377` is Docker Swarm's cluster management port; the proxy cannot listen there too: use another, e.g. 8000",
     "port-is-pool-agent": ":2:9: hub.port: `2380` is the local pool agent's port; the proxy cannot listen there too: use another, e.g. 8000",
     "port-is-hub-api": ":2:9: hub.port: `8081` is the hub's own API port; the proxy cannot listen there too: use another, e.g. 8000",
