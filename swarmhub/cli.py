@@ -43,7 +43,7 @@ def _validated(cfg, target: str, command: str) -> None:
 
 
 def _os_line(exc: OSError) -> str:
-    where = f"{exc.filename}: " if exc.filename else ""
+    where = f"{exc.filename}: "
     what = (exc.strerror or str(exc)).lower()
     return f"{where}{what}; check the path and its permissions"
 
@@ -134,6 +134,9 @@ def _common(func):
             sys.exit(1)
         except OSError as exc:
             # A path the operator named that cannot be read or written: still one line.
+            # Others (a socket, requests' errors are OSErrors too) are bugs: traceback.
+            if exc.filename is None:
+                raise
             click.echo(f"error: {_os_line(exc)}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
@@ -415,6 +418,8 @@ def init_command(config_path, **answers):
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     except OSError as exc:
+        if exc.filename is None:
+            raise
         click.echo(f"error: {_os_line(exc)}", err=True)
         sys.exit(1)
 
