@@ -9,6 +9,7 @@ on stderr and exit 1.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 import click
@@ -41,6 +42,72 @@ def _validated(cfg, target: str, command: str) -> None:
     validate.require(cfg, target, command)
 
 
+def _os_line(exc: OSError) -> str:
+    where = f"{exc.filename}: "
+    what = (exc.strerror or str(exc)).lower()
+    return f"{where}{what}; check the path and its permissions"
+
+
+def _why_not(path, exc: OSError) -> str:
+    """Why a directory cannot be made: a file in the way, or what the system said."""
+    for part in [path, *path.parents]:
+        if part.exists() and not part.is_dir():
+            return f"{part} is not a directory"
+    return (exc.strerror or str(exc)).lower()
+
+
+def _aws_errors(url: str | None):
+    """AWS's refusals of an s3:// store as one line naming the store (archive, restore)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def guard():
+        if not (url or "").startswith("s3://"):
+            yield
+            return
+        import botocore.exceptions as bex
+
+        try:
+            yield
+        except bex.NoCredentialsError:
+            raise SwarmhubError(
+                f"{url}: no AWS credentials; set AWS_PROFILE or run `aws configure`"
+            ) from None
+        except bex.ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise SwarmhubError(
+                f"{url}: AWS refused: {error.get('Message') or error.get('Code')}"
+            ) from None
+        except bex.BotoCoreError as exc:
+            raise SwarmhubError(f"{url}: AWS cannot be reached: {exc}") from None
+
+    return guard()
+
+
+def _read_files(*paths: str | None):
+    """Files the operator named for a verb that reads them itself: a file that is not
+    UTF-8, or a reader's error of several lines, is still one line."""
+    import contextlib
+
+    from swarmhub.config import ConfigError
+
+    @contextlib.contextmanager
+    def guard():
+        try:
+            yield
+        except UnicodeDecodeError:
+            named = next((p for p in paths if p), "a file")
+            raise SwarmhubError(f"{named}: is not UTF-8; save it as UTF-8") from None
+        except ConfigError:
+            raise  # a config's mistakes: a line each, by design
+        except SwarmhubError as exc:
+            if "\n" not in str(exc):
+                raise
+            raise SwarmhubError(" ".join(str(exc).split())) from None
+
+    return guard()
+
+
 def _common(func):
     @click.option(
         "--config",
@@ -64,6 +131,13 @@ def _common(func):
             # A config's mistakes are one line each, all of them.
             for line in str(exc).splitlines():
                 click.echo(f"error: {line}", err=True)
+            sys.exit(1)
+        except OSError as exc:
+            # A path the operator named that cannot be read or written: still one line.
+            # Others (a socket, requests' errors are OSErrors too) are bugs: traceback.
+            if exc.filename is None:
+                raise
+            click.echo(f"error: {_os_line(exc)}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -101,7 +175,14 @@ def render(cfg, target, out):
     from pathlib import Path
 
     _validated(cfg, target, "render")
-    written = _target(cfg, target).render(Path(out or f".work/{target}/rendered"))
+    where = Path(out or f".work/{target}/rendered")
+    try:
+        written = _target(cfg, target).render(where)
+    except OSError as exc:
+        raise SwarmhubError(
+            f"--out {where}: cannot write there ({_why_not(where, exc)}); "
+            "give a directory you can write"
+        ) from None
     for path in written:
         click.echo(str(path))
 
@@ -114,6 +195,12 @@ def deploy(cfg, target, plan_only):
     _validated(cfg, target, "plan" if plan_only else "deploy")
     chosen = _target(cfg, target)
     if plan_only:
+        if target == "local" and os.geteuid() != 0:
+            click.echo(
+                "plan (not root): what runs now cannot be read, so these are the steps of a "
+                "deploy on a machine where nothing runs yet; `sudo python pipeline.py deploy "
+                "--plan` compares with what runs"
+            )
         chosen.plan()
     else:
         chosen.apply()
@@ -121,9 +208,10 @@ def deploy(cfg, target, plan_only):
 
 @main.command()
 @_common
-def status(cfg, target):
-    """Hub URL and health, nodes, users and their servers."""
-    _target(cfg, target).status()
+@click.option("--json", "as_json", is_flag=True, help="The same, as JSON for scripts.")
+def status(cfg, target, as_json):
+    """Hub URL and health (healthy, slow or not answering), nodes, users and their servers."""
+    _target(cfg, target).status(as_json=as_json)
 
 
 @main.command()
@@ -173,7 +261,8 @@ def simulate(cfg, target, course_path, replay_path, seed):
 
     if not course_path and not replay_path:
         raise SwarmhubError("simulate needs --course FILE, or --replay EVENTS")
-    sim.main(cfg, course_path, target=target, replay_path=replay_path, seed=seed)
+    with _read_files(course_path, replay_path):
+        sim.main(cfg, course_path, target=target, replay_path=replay_path, seed=seed)
 
 
 @main.command()
@@ -222,7 +311,11 @@ def report(cfg, target, **options):
 @main.command()
 @_common
 @click.option("--course", required=True, help="The course whose students' homes are archived.")
-@click.option("--users", default=None, help="Its students, a,b,c (until courses: lands).")
+@click.option(
+    "--users",
+    default=None,
+    help="Its students, a,b,c (default: the course's roster in the config).",
+)
 @click.option(
     "--roster",
     type=click.Path(dir_okay=False),
@@ -245,7 +338,34 @@ def archive(cfg, target, course, **options):
     """A tar per student's home, verified by sha256 before the home is emptied."""
     from swarmhub import archive as archiving
 
-    archiving.archive(cfg, target, course=course, **options)
+    _archive_inputs(cfg, target, options)
+    with _aws_errors(options.get("to")), _read_files(options.get("roster")):
+        archiving.archive(cfg, target, course=course, **options)
+
+
+def _archive_inputs(cfg, target: str, options: dict) -> None:
+    """What archive would only skip over, refused before anything is read or written."""
+    from swarmhub.config.hub import USERNAME, USERNAME_RULE
+
+    for name in (options.get("users") or "").split(","):
+        name = name.strip()
+        if name and not USERNAME.match(name):
+            lower = (
+                f"; user names are lower case: {name.lower()}"
+                if USERNAME.match(name.lower())
+                else ""
+            )
+            raise SwarmhubError(f"--users {name}: not a user name ({USERNAME_RULE}){lower}")
+    homes = options.get("homes")
+    if homes and not os.path.isdir(homes):
+        raise SwarmhubError(
+            f"--homes {homes}: no such directory; give the directory the homes are in"
+        )
+    if not homes and target == "local" and not os.path.isdir(cfg.local.homes_dir):
+        raise SwarmhubError(
+            f"{cfg.local.homes_dir}: no such directory (local.homes_dir); nothing was deployed "
+            "here, or give --homes DIR"
+        )
 
 
 @main.command()
@@ -264,7 +384,8 @@ def restore(cfg, target, user, **options):
     """Bring back a user's archived home; checks every file, never overwrites silently."""
     from swarmhub import archive as archiving
 
-    archiving.restore(cfg, target, user=user, **options)
+    with _aws_errors(options.get("source")):
+        archiving.restore(cfg, target, user=user, **options)
 
 
 @main.command(name="validate")
@@ -295,6 +416,11 @@ def init_command(config_path, **answers):
         init.main(config_path, **answers)
     except SwarmhubError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        click.echo(f"error: {_os_line(exc)}", err=True)
         sys.exit(1)
 
 

@@ -49,6 +49,26 @@ def pipeline(*args: str, config, check: bool = True, timeout: float = 1800):
     return proc
 
 
+@dataclass(frozen=True)
+class Health:
+    """What the hub's health check said: healthy, slow (answers, late: busy, not
+    dead) or not answering; how long it took and, if not healthy, why."""
+
+    state: str  # "healthy" | "slow" | "not answering"
+    seconds: float | None
+    detail: str = ""
+
+    def line(self) -> str:
+        if self.state == "healthy":
+            return f"healthy ({self.seconds:.2f} s)"
+        if self.state == "slow":
+            return f"slow: answered in {self.seconds:.1f} s (busy, but serving: do not restart it)"
+        return f"NOT ANSWERING: {self.detail}"
+
+    def as_dict(self) -> dict:
+        return {"state": self.state, "seconds": self.seconds, "detail": self.detail}
+
+
 @dataclass
 class HubClient:
     """The hub at `url` (through its proxy), with an API token of admin scopes:
@@ -85,6 +105,33 @@ class HubClient:
         except requests.RequestException:
             return False
         return r.status_code == 200
+
+    def health(self, *, slow: float = 2.0, patience: float = 30.0) -> Health:
+        """Ask /hub/health and tell a slow hub from a dead one: a busy hub mid-class
+        may take seconds to answer; nothing listening, a proxy whose hub is gone
+        (5xx) or no answer within `patience` is dead. Connecting has 5 s: a
+        machine that is there accepts at once, however busy its hub."""
+        began = time.monotonic()
+        try:
+            r = requests.get(f"{self.url}/hub/health", timeout=(5, patience), verify=self.verify)
+        except requests.exceptions.ConnectTimeout:
+            return Health("not answering", None, "no connection within 5 s")
+        except requests.exceptions.ReadTimeout:
+            return Health("not answering", None, f"connected, but no answer within {patience:g} s")
+        except requests.exceptions.SSLError as exc:
+            return Health("not answering", None, f"TLS failed ({exc.__class__.__name__})")
+        except requests.ConnectionError:
+            return Health("not answering", None, "nothing listens there (connection refused)")
+        except requests.RequestException as exc:
+            return Health("not answering", None, f"{exc.__class__.__name__}")
+        took = time.monotonic() - began
+        if r.status_code != 200:
+            return Health(
+                "not answering",
+                took,
+                f"the proxy answers {r.status_code}; the hub behind it does not",
+            )
+        return Health("healthy" if took < slow else "slow", took)
 
     def answers_api(self) -> bool:
         """The hub's REST API answers our token."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from swarmhub.config.hub import _SLUG, USERNAME, USERNAME_RULE
 from swarmhub.errors import SwarmhubError
 
 # A server's default reservation is 0.25 CPU and 1G: a 4-CPU / 16 GB worker
@@ -125,6 +126,17 @@ def main(
         raise SwarmhubError(
             f"{path}: exists already; init never replaces a config (give --config NEW.yaml)"
         )
+    if not path.parent.is_dir():
+        raise SwarmhubError(
+            f"{path}: the directory {path.parent} does not exist; create it first "
+            "or give --config a path in an existing directory"
+        )
+    admins = _admins(admins)
+    if github_org is not None and not _SLUG.match(github_org):
+        raise SwarmhubError(
+            f"--github-org {github_org}: not an organisation name (letters, digits, '.', '_' "
+            "and '-', as in its GitHub URL)"
+        )
     ask = not yes
     if target is None:
         target = (
@@ -151,20 +163,31 @@ def main(
         if github_org is None and ask:
             github_org = click.prompt("GitHub organisation whose members sign in")
         if not admins and ask:
-            admins = tuple(
+            admins = _admins(
                 click.prompt("Admin GitHub logins (comma-separated)").replace(" ", "").split(",")
             )
         if not admins:
             raise SwarmhubError("GitHub sign-in needs its admins named: give --admin LOGIN")
+    if region is not None and target == "local":
+        raise SwarmhubError(
+            f"--region {region}: the local target has no region; "
+            "add --target aws, or leave --region out"
+        )
     if target == "aws" and region is None and ask:
         region = click.prompt("AWS region", default="eu-central-1")
+    if region is not None:
+        from swarmhub.config.regions import region_problem
+
+        problem = region_problem(region)
+        if problem:
+            raise SwarmhubError(f"--region {region}: {problem}")
     text = render(
         target=target,
         class_size=class_size,
         sign_in=sign_in,
         region=region,
         github_org=github_org,
-        admins=tuple(a.lower() for a in admins if a),
+        admins=admins,
     )
     _check(text, path, sign_in)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -178,11 +201,31 @@ def main(
     return path
 
 
+def _admins(given) -> tuple[str, ...]:
+    """Each admin once, lower-cased as the hub compares them; a name that is not
+    a user name is refused here, naming the flag, not a line of a file never written."""
+    out: list[str] = []
+    for name in given:
+        if not name:
+            continue
+        if not USERNAME.match(name.lower()):
+            example = name.lstrip("@").lower()
+            hint = f"; write the login without '@', e.g. {example}" if name.startswith("@") else ""
+            raise SwarmhubError(f"--admin {name}: not a user name ({USERNAME_RULE}){hint}")
+        if name.lower() not in out:
+            out.append(name.lower())
+    return tuple(out)
+
+
 def _check(text: str, path: Path, sign_in: str) -> None:
     """The answers must make a valid file (a placeholder client id aside)."""
     from swarmhub.config import check_data
-    from swarmhub.config.source import parse
+    from swarmhub.config.source import ReadError, parse
 
     # The placeholder is refused by validate, on purpose, until it is replaced.
-    data, src = parse(text.replace("CHANGE-ME", "placeholder"), str(path))
+    try:
+        data, src = parse(text.replace("CHANGE-ME", "placeholder"), str(path))
+    except ReadError as exc:
+        # The answers were checked one by one; this is a bug, said in one line.
+        raise SwarmhubError(f"the answers do not make a valid file ({exc.message})") from None
     check_data(data, str(path), src)

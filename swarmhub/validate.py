@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import click
 
 from swarmhub.config import Config, ConfigError, load_config
-from swarmhub.config.problems import Problem
+from swarmhub.config.problems import Problem, dotted, parse_field
 from swarmhub.errors import SwarmhubError
 
 # What each command needs beyond a valid config.
@@ -34,7 +35,7 @@ NEEDS = {
 
 def _problem(cfg: Config, loc: tuple, text: str, *, key: bool = False) -> Problem:
     src = cfg.source
-    field = ".".join(str(p) for p in loc)
+    field = dotted(loc)
     if src is None:
         return Problem("swarmhub.yaml (defaults)", field, text)
     mark = src.mark(loc, key=key)
@@ -60,6 +61,7 @@ def local_problems(cfg: Config, command: str) -> list[Problem]:
         if problem:
             loc = ("local", role)
             out.append(_problem(cfg, loc, _written(cfg, loc, path) + problem))
+    out.extend(_larger_than_this_machine(cfg))
     needs = NEEDS[command]
     if "root" in needs and os.geteuid() != 0:
         out.append(
@@ -99,6 +101,24 @@ def local_problems(cfg: Config, command: str) -> list[Problem]:
     return out
 
 
+def _larger_than_this_machine(cfg: Config) -> list[Problem]:
+    """A local node offers this machine's memory and CPUs: a server asking for more
+    could never start."""
+    from swarmhub.config import servers_beyond
+    from swarmhub.config.types import format_size
+
+    size = _this_machine()
+    if size is None:
+        return []
+    found = servers_beyond(cfg, size, "this machine", "run on a larger one", format_size)
+    return [
+        _problem(
+            cfg, parse_field(e.field), _written(cfg, parse_field(e.field), e.shown) + e.message
+        )
+        for e in found
+    ]
+
+
 def aws_problems(cfg: Config, command: str) -> list[Problem]:
     """The AWS target's checks that need no AWS call."""
     if cfg.aws is None:
@@ -111,6 +131,17 @@ def aws_problems(cfg: Config, command: str) -> list[Problem]:
             )
         ]
     out = []
+    if cfg.hub.https != "off":
+        loc = ("hub", "https")
+        out.append(
+            _problem(
+                cfg,
+                loc,
+                _written(cfg, loc, cfg.hub.https)
+                + "is ignored on AWS: the hub serves HTTPS with a Let's Encrypt certificate "
+                "when aws.fleet.domain is set; remove it",
+            )
+        )
     needs = NEEDS[command]
     if "sign-in" in needs and cfg.hub.auth.kind == "accounts":
         out.append(
@@ -218,17 +249,89 @@ def require(cfg: Config, target: str, command: str) -> None:
         raise ConfigError(found)
 
 
-def warnings(cfg: Config) -> list[str]:
+def utcnow() -> datetime:
+    """The clock of the warnings; a function so tests can set it."""
+    return datetime.now(UTC)
+
+
+def warnings(cfg: Config, now: datetime | None = None) -> list[str]:
+    """Plausible but likely harmful settings: one line each; they do not fail validate."""
     from swarmhub.accounts import shared_password_warning
 
+    now = now or utcnow()
+    out = []
     warning = shared_password_warning(cfg)
-    return [warning] if warning else []
+    if warning:
+        out.append(warning)
+    for i, course in enumerate(cfg.courses):
+        if course.end < course.today(now):
+            loc = ("courses", i, "end")
+            out.append(
+                str(
+                    _problem(
+                        cfg,
+                        loc,
+                        _written(cfg, loc, str(course.end))
+                        + "has passed; its groups, staff role, profiles and windows no longer "
+                        "apply: remove the course or update its dates",
+                    )
+                )
+            )
+    headroom = _headroom_warning(cfg)
+    if headroom:
+        out.append(headroom)
+    return out
+
+
+def _headroom_warning(cfg: Config) -> str | None:
+    """Headroom more than max_nodes can hold keeps every node up and is never met."""
+    from swarmhub.config.nodes import worker_size
+
+    if cfg.aws is not None:
+        node = cfg.aws.fleet.worker_instance_type
+        size = worker_size(node)
+    else:
+        node = "this machine"
+        size = _this_machine()
+    if size is None:
+        return None
+    memory, cpus = size
+    per_node = min(memory // cfg.servers.mem_reservation, int(cpus / cfg.servers.cpu_reservation))
+    hold = per_node * cfg.autoscaler.max_nodes
+    # A server larger than a node is an error of its own (servers_beyond).
+    if per_node == 0 or cfg.autoscaler.headroom_slots <= hold:
+        return None
+    loc = ("autoscaler", "headroom_slots")
+    text = (
+        f"is more than max_nodes ({cfg.autoscaler.max_nodes}) nodes of {node} hold "
+        f"({hold} servers); every node would run all the time and the headroom is never "
+        "there: lower it or raise max_nodes"
+    )
+    return str(_problem(cfg, loc, _written(cfg, loc, str(cfg.autoscaler.headroom_slots)) + text))
+
+
+def _this_machine() -> tuple[int, float] | None:
+    """A local node's size: this machine's memory and CPUs (dockerd reports the host's)."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return None
+    return memory, float(os.cpu_count() or 1)
 
 
 def main(config_path: str, target: str | None, online: bool, echo: Callable = click.echo) -> int:
     """The validate command: every problem on its own line; 0 if there is none."""
+    if not os.path.lexists(config_path) and config_path == "swarmhub.yaml":
+        # deploy takes the defaults; validate says so: "valid" of no file misleads.
+        echo(
+            f"error: {config_path}: no such config file; copy swarmhub.example.yaml or run "
+            "`python pipeline.py init` (without one, deploy takes every default for the "
+            "local target)",
+            err=True,
+        )
+        return 1
     try:
-        cfg = load_config(config_path, missing_ok=config_path == "swarmhub.yaml")
+        cfg = load_config(config_path)
     except ConfigError as exc:
         for p in exc.problems:
             echo(f"error: {p}", err=True)

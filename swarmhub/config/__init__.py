@@ -126,6 +126,121 @@ def cross_section(cfg: Config) -> list[FieldError]:
                 )
             )
     out.extend(course_problems(cfg))
+    out.extend(no_node_problems(cfg))
+    out.extend(network_problems(cfg))
+    out.extend(node_size_problems(cfg))
+    return out
+
+
+def network_problems(cfg: Config) -> list[FieldError]:
+    """The overlay must not share addresses with the nodes' network; deploy starts
+    no more local workers than the autoscaler would keep."""
+    import ipaddress
+
+    out = []
+    overlay = ipaddress.ip_network(cfg.swarm.overlay_subnet)
+    if cfg.aws is not None:
+        field, nodes = "aws.fleet.vpc_cidr", cfg.aws.fleet.vpc_cidr
+    else:
+        field, nodes = "local.node_subnet", cfg.local.node_subnet
+    if overlay.overlaps(ipaddress.ip_network(nodes)):
+        out.append(
+            FieldError(
+                "swarm.overlay_subnet",
+                f"overlaps {field} ({nodes}); servers' addresses would collide with the "
+                "nodes': use e.g. 10.214.0.0/20",
+                shown=cfg.swarm.overlay_subnet,
+            )
+        )
+    a = cfg.autoscaler
+    if cfg.aws is None and a.enabled and cfg.local.workers > a.max_nodes:
+        out.append(
+            FieldError(
+                "local.workers",
+                f"is above autoscaler.max_nodes ({a.max_nodes}); the autoscaler would stop "
+                "the extra ones: start at most max_nodes or raise it",
+                shown=str(cfg.local.workers),
+            )
+        )
+    return out
+
+
+def no_node_problems(cfg: Config) -> list[FieldError]:
+    """The autoscaler off and no node started: no server could ever run."""
+    if cfg.autoscaler.enabled:
+        return []
+    if cfg.aws is not None:
+        field, count = "aws.fleet.min_workers", cfg.aws.fleet.min_workers
+    else:
+        field, count = "local.workers", cfg.local.workers
+    if count > 0:
+        return []
+    return [
+        FieldError(
+            field,
+            "with autoscaler.enabled false leaves no node to run a server; "
+            "start at least 1 worker or turn the autoscaler on",
+            shown="0",
+        )
+    ]
+
+
+def node_size_problems(cfg: Config) -> list[FieldError]:
+    """A server or profile that asks for more than a whole worker could never start.
+    On AWS the instance type says the size; the local target's is the host's
+    (swarmhub.validate asks the machine)."""
+    from swarmhub.config.nodes import worker_size
+    from swarmhub.config.types import format_size
+
+    if cfg.aws is None:
+        return []
+    kind = cfg.aws.fleet.worker_instance_type
+    size = worker_size(kind)
+    if size is None:
+        return []
+    return servers_beyond(
+        cfg, size, f"a worker ({kind})", "pick a larger aws.fleet.worker_instance_type", format_size
+    )
+
+
+def servers_beyond(
+    cfg: Config, size: tuple[int, float], node: str, fix: str, fmt
+) -> list[FieldError]:
+    """Each server setting (servers.*, each profile) whose reservation is more than `size`."""
+    mem, cpus = size
+    s = cfg.servers
+    wants = [("servers", s.mem_reservation, s.cpu_reservation, True, True)]
+    for i, p in enumerate(s.profiles):
+        p_mem = p.mem_reservation or min(s.mem_reservation, p.mem_limit or s.mem_limit)
+        wants.append(
+            (
+                f"servers.profiles[{i}]",
+                p_mem,
+                p.cpu_reservation or s.cpu_reservation,
+                p.mem_reservation is not None,
+                p.cpu_reservation is not None,
+            )
+        )
+    out = []
+    for at, want_mem, want_cpu, own_mem, own_cpu in wants:
+        if own_mem and want_mem > mem:
+            out.append(
+                FieldError(
+                    f"{at}.mem_reservation",
+                    f"is more than {node} has ({fmt(mem)}), so no node could ever start it; "
+                    f"lower it or {fix}",
+                    shown=fmt(want_mem),
+                )
+            )
+        elif own_cpu and want_cpu > cpus:
+            out.append(
+                FieldError(
+                    f"{at}.cpu_reservation",
+                    f"is more than {node} has ({cpus:g} CPUs), so no node could ever start it; "
+                    f"lower it or {fix}",
+                    shown=f"{want_cpu:g}",
+                )
+            )
     return out
 
 
@@ -167,6 +282,17 @@ def course_problems(cfg: Config) -> list[FieldError]:
                                 "name the users, or sign in with kind: github",
                             )
                         )
+        admins = set(cfg.hub.auth.admin_users)
+        for j, entry in enumerate(course.roster):
+            if entry in admins:
+                out.append(
+                    FieldError(
+                        f"{at}.roster[{j}]",
+                        f"`{entry}` is a hub admin; on a roster the course's staff could manage "
+                        "the admin's server: take them off, and give them a separate account "
+                        "for the course",
+                    )
+                )
         for j, window in enumerate(course.windows):
             if window.min_nodes > cfg.autoscaler.max_nodes:
                 out.append(

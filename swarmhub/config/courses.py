@@ -70,9 +70,10 @@ def _members(value: list[str]) -> list[str]:
 
 
 def read_roster(path: Path) -> list[str]:
-    """A roster file: one user name per line; blank lines and `#` comments ignored."""
+    """A roster file: one user name per line; blank lines and `#` comments ignored.
+    A leading byte-order mark (Excel's UTF-8 CSV) is not part of the first name."""
     names = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             names.append(line)

@@ -44,6 +44,7 @@ class FleetConfig(Strict):
     domain: str | None = None
     # With it Terraform creates the domain's A record; without, point it yourself.
     route53_zone_id: str | None = Field(default=None, pattern=r"^Z[A-Z0-9]{1,32}$")
+    # Let's Encrypt's contact for the certificate of `domain` (needs domain).
     letsencrypt_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     # Who may reach the hub on 80/443 (e.g. a campus range).
     hub_ingress_cidrs: list[str] = ["0.0.0.0/0"]
@@ -104,4 +105,14 @@ class FleetConfig(Strict):
             raise ValueError("public_subnet_ids/private_subnet_ids need vpc_id")
         if self.route53_zone_id is not None and self.domain is None:
             raise ValueError("route53_zone_id needs domain")
+        if self.warm_pool_size > self.max_workers:
+            raise ValueError(
+                f"warm_pool_size is above max_workers ({self.max_workers}); a warm pool beyond "
+                "what the group may run is never used: lower it"
+            )
+        if self.letsencrypt_email is not None and self.domain is None:
+            raise ValueError(
+                "letsencrypt_email needs domain: the certificate is for the hub's DNS name; "
+                "set aws.fleet.domain, or remove letsencrypt_email"
+            )
         return self

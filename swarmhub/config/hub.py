@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from swarmhub.config.images import image_reference
-from swarmhub.config.types import Bytes, FieldError, Strict, format_size
+from swarmhub.config.types import Bytes, FieldError, Strict, format_size, from_file
 
 # A user name names a home directory: no "/", no leading "." (so never "..").
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -40,7 +40,7 @@ class GitHubAuth(Strict):
     allowed_organizations: list[str] = []
     # "org:team" slugs as in https://github.com/orgs/<org>/teams/<team>.
     allowed_teams: list[str] = []
-    # GitHub logins that may sign in whatever their membership.
+    # GitHub logins (not e-mail addresses) that may sign in whatever their membership.
     allowed_users: list[str] = []
     # Base URL of GitHub's web pages, overridable so the tests can use a fake.
     github_url: str = "https://github.com"
@@ -81,6 +81,15 @@ class GitHubAuth(Strict):
     @field_validator("allowed_users")
     @classmethod
     def _users(cls, value: list[str]) -> list[str]:
+        for i, name in enumerate(value):
+            if "@" in name.strip("@"):
+                raise FieldError(
+                    f"[{i}]",
+                    f"`{name}` is an e-mail address; GitHub sign-in matches logins: "
+                    f"write the GitHub login, e.g. {name.split('@')[0].lower()}",
+                )
+            if not _SLUG.match(name):
+                raise FieldError(f"[{i}]", f"`{name}` is not a GitHub login")
         # The hub compares them with the lower-cased name: "Linus" would never match.
         return [name.lower() for name in value]
 
@@ -144,6 +153,18 @@ class AuthConfig(Strict):
         return self
 
 
+# Below this no notebook server starts (JupyterLab alone takes ~100M); 4M meant 4G.
+MIN_MEM_LIMIT = 128 * 1024**2
+
+
+def _too_small(size: int) -> str:
+    guess = format_size(size * 1024) if size >= 1024**2 else "2G"
+    return (
+        f"is too small for a notebook server (at least {format_size(MIN_MEM_LIMIT)}); "
+        f"did you mean {guess}?"
+    )
+
+
 class Profile(Strict):
     """A server size/image a user may pick. Unset fields take the `servers` defaults."""
 
@@ -184,7 +205,7 @@ class ServersConfig(Strict):
     """Each user's server: reservations let the swarm (and the autoscaler) know
     when a node is full; limits keep one user from starving the others."""
 
-    # The most memory one server may use.
+    # The most memory one server may use; at least 128M.
     mem_limit: Bytes = "2G"  # type: ignore[assignment]
     # Memory the swarm sets aside for a server: how full a node is.
     mem_reservation: Bytes = "1G"  # type: ignore[assignment]
@@ -202,7 +223,13 @@ class ServersConfig(Strict):
     profiles: list[Profile] = []
 
     @model_validator(mode="after")
-    def _reservation_within_limit(self) -> ServersConfig:
+    def _reservation_within_limit(self, info: ValidationInfo) -> ServersConfig:
+        # An operator's file only: the program's own data (tests, simulations) may be tiny.
+        operator = from_file(info)
+        if operator and self.mem_limit < MIN_MEM_LIMIT:
+            raise FieldError(
+                "mem_limit", _too_small(self.mem_limit), shown=format_size(self.mem_limit)
+            )
         if self.mem_reservation > self.mem_limit:
             raise FieldError(
                 "mem_reservation",
@@ -223,6 +250,8 @@ class ServersConfig(Strict):
                     f"profiles[{i}].name", f"`{p.name}` is used twice; profile names are unique"
                 )
             seen.add(p.name)
+            if operator and p.mem_limit is not None and p.mem_limit < MIN_MEM_LIMIT:
+                raise FieldError(f"profiles[{i}].mem_limit", _too_small(p.mem_limit))
             # A profile that only lowers the limit gets its reservation capped to it
             # (swarmhub.hub.profiles); one that sets a reservation above it is a mistake.
             mem_lim = p.mem_limit or self.mem_limit
@@ -262,9 +291,30 @@ class QuotaConfig(Strict):
         return self
 
 
+# Ports the manager already listens on: the proxy cannot take them too.
+RESERVED_PORTS = {
+    2377: "Docker Swarm's cluster management port",
+    7946: "Docker Swarm's node-to-node gossip port",
+    4789: "Docker Swarm's overlay network (VXLAN) port",
+    2380: "the local pool agent's port",
+    8081: "the hub's own API port",
+}
+
+
 class HubConfig(Strict):
-    # Where the proxy listens on the manager.
+    # Where the proxy listens on the manager; not a port the manager already uses
+    # (2377, 7946, 4789: Swarm; 2380: the pool agent; 8081: the hub's API).
     port: int = Field(default=8000, ge=1, le=65535)
     # off, or self-signed (local): a certificate made by deploy for this machine.
     https: Literal["off", "self-signed"] = "off"
     auth: AuthConfig = AuthConfig()
+
+    @field_validator("port")
+    @classmethod
+    def _free_port(cls, value: int) -> int:
+        if value in RESERVED_PORTS:
+            raise ValueError(
+                f"is {RESERVED_PORTS[value]}; the proxy cannot listen there too: "
+                "use another, e.g. 8000"
+            )
+        return value

@@ -74,22 +74,76 @@ def _mark(node: yaml.Node) -> Mark:
 _MERGE = "tag:yaml.org,2002:merge"
 
 
+# A config is a few hundred values; a roster of a thousand students a few thousand.
+# Aliases repeat what an anchor holds: nine levels of ten make a billion (an
+# "alias bomb"), so the values, aliases expanded, are counted and bounded.
+MAX_VALUES = 100_000
+
+
 class _Loader(yaml.SafeLoader):
-    pass
+    """Remembers each anchor's name, so an error can say which alias it is about."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self.anchor_names: dict[int, str] = {}
+
+    def compose_node(self, parent, index):
+        anchor = getattr(self.peek_event(), "anchor", None)
+        node = super().compose_node(parent, index)
+        if anchor:
+            self.anchor_names[id(node)] = anchor
+        return node
 
 
-def _record(loader: _Loader, node: yaml.Node, loc: Loc, src: Source) -> None:
+class _Walk:
+    """The bounds of one walk: how many values so far, and the collections being walked
+    (an alias to one of them is an anchor that contains itself)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.inside: set[int] = set()
+
+
+def _record(
+    loader: _Loader, node: yaml.Node, loc: Loc, src: Source, walk: _Walk | None = None
+) -> None:
+    walk = walk or _Walk()
+    walk.count += 1
+    if walk.count > MAX_VALUES:
+        raise ReadError(
+            src.where(loc[:1], key=True),
+            f"invalid YAML: aliases make this file more than {MAX_VALUES} values; "
+            "write the values out instead of repeating anchors",
+        )
+    if id(node) in walk.inside:
+        anchor = loader.anchor_names.get(id(node), "?")
+        raise ReadError(
+            src.where(loc, key=True),
+            f"invalid YAML: the alias *{anchor} refers to the anchor it is inside; "
+            "write the value out",
+        )
     src.values[loc] = _mark(node)
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_object(node)
         src.scalars[loc] = Scalar(node.value, node.style is None, value)
-    elif isinstance(node, yaml.SequenceNode):
+        return
+    walk.inside.add(id(node))
+    try:
+        _record_children(loader, node, loc, src, walk)
+    finally:
+        walk.inside.discard(id(node))
+
+
+def _record_children(loader: _Loader, node: yaml.Node, loc: Loc, src: Source, walk) -> None:
+    if isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _record(loader, item, loc + (i,), src)
+            _record(loader, item, loc + (i,), src, walk)
     elif isinstance(node, yaml.MappingNode):
         seen: dict[object, Mark] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
+                # What a merge brings in is walked too: it may hold the same bombs.
+                _record(loader, value_node, loc + ("<<",), src, walk)
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise ReadError(
@@ -114,7 +168,7 @@ def _record(loader: _Loader, node: yaml.Node, loc: Loc, src: Source) -> None:
                 )
             seen[key] = _mark(key_node)
             src.keys[loc + (key,)] = _mark(key_node)
-            _record(loader, value_node, loc + (key,), src)
+            _record(loader, value_node, loc + (key,), src, walk)
 
 
 def _yaml11(value: object) -> str:

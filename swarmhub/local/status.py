@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from swarmhub.config import Config
 from swarmhub.errors import SwarmhubError
 from swarmhub.local import engine
@@ -10,7 +12,7 @@ from swarmhub.local.render import host_ip, scheme
 from swarmhub.swarm.state import snapshot
 
 
-def status(cfg: Config) -> None:
+def status(cfg: Config, as_json: bool = False) -> None:
     engine.require_root()
     if not engine.is_up():
         raise SwarmhubError("the Docker engine is not running", hint="python pipeline.py deploy")
@@ -18,26 +20,47 @@ def status(cfg: Config) -> None:
     if client.info()["Swarm"]["LocalNodeState"] != "active":
         raise SwarmhubError("nothing is deployed (no swarm)", hint="python pipeline.py deploy")
     hub = hub_client(cfg)
-    healthy = hub.healthy()
-    print(
-        f"hub      {scheme(cfg)}://{host_ip()}:{cfg.hub.port}/  "
-        f"{'healthy' if healthy else 'NOT ANSWERING'}"
-    )
+    url = f"{scheme(cfg)}://{host_ip()}:{cfg.hub.port}/"
+    health = hub.health()
     workers, pending = snapshot(client.api)
+    nodes = [
+        {
+            "id": n.instance_id or n.hostname,
+            "state": n.state,
+            "availability": n.availability,
+            "servers": len(n.user_servers),
+            "mem_reserved": n.mem_reserved,
+            "mem_total": n.mem_total,
+            "cpu_reserved": n.cpu_reserved,
+            "cpu_total": n.cpu_total,
+        }
+        for n in sorted(workers, key=lambda n: n.instance_id or n.hostname)
+    ]
+    # A slow hub still answers: ask it for its users (a dead one cannot say).
+    users = []
+    if health.state != "not answering":
+        for u in hub.users():
+            server = u.get("servers", {}).get("", {})
+            users.append(
+                {"name": u["name"], "admin": bool(u.get("admin")), "server": _server_state(server)}
+            )
+    if as_json:
+        report = {"hub": {"url": url, **health.as_dict()}, "nodes": nodes, "waiting": len(pending)}
+        report["users"] = users if health.state != "not answering" else None
+        print(json.dumps(report, indent=2))
+        return
+    print(f"hub      {url}  {health.line()}")
     print(f"nodes    {len(workers)} worker(s), {len(pending)} server(s) waiting for room")
-    for n in sorted(workers, key=lambda n: n.instance_id or n.hostname):
+    for n in nodes:
         print(
-            f"  {n.instance_id or n.hostname:<20} {n.state:<8} {n.availability:<7} "
-            f"servers={len(n.user_servers):<3} reserved={n.mem_reserved / 2**30:.1f}/"
-            f"{n.mem_total / 2**30:.1f}GiB {n.cpu_reserved:.2f}/{n.cpu_total:.0f}cpu"
+            f"  {n['id']:<20} {n['state']:<8} {n['availability']:<7} "
+            f"servers={n['servers']:<3} reserved={n['mem_reserved'] / 2**30:.1f}/"
+            f"{n['mem_total'] / 2**30:.1f}GiB {n['cpu_reserved']:.2f}/{n['cpu_total']:.0f}cpu"
         )
-    if healthy:
-        users = hub.users()
+    if health.state != "not answering":
         print(f"users    {len(users)}")
         for u in users:
-            server = u.get("servers", {}).get("", {})
-            state = _server_state(server)
-            print(f"  {u['name']:<20} {'admin ' if u.get('admin') else ''}{state}")
+            print(f"  {u['name']:<20} {'admin ' if u['admin'] else ''}{u['server']}")
 
 
 # What the hub's pending states mean to an operator. "check": the hub has

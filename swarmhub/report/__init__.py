@@ -12,6 +12,7 @@ given) in the same format, for `simulate --replay`.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +36,12 @@ def since(text: str, now: datetime) -> datetime:
     m = _SPAN.match(text.strip())
     if m:
         unit = {"d": "days", "h": "hours", "m": "minutes"}[m.group(2)]
-        return now - timedelta(**{unit: float(m.group(1))})
+        try:
+            return now - timedelta(**{unit: float(m.group(1))})
+        except OverflowError:
+            raise SwarmhubError(
+                f"--since {text}: reaches back before the year 1; give a shorter span, e.g. 30d"
+            ) from None
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -43,6 +49,32 @@ def since(text: str, now: datetime) -> datetime:
             f"--since {text!r}: write a span (7d, 36h, 90m) or a date (2025-03-24)"
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+# Bounds of a plausible event: a day's wait, a thousand CPUs, a PiB of memory.
+_PLAUSIBLE = {"spawn_wait_seconds": 1e9, "cpu_reservation": 1e6, "mem_reservation": 2**50}
+
+
+def _implausible(e: ServerEvent) -> str | None:
+    """Why an event's numbers cannot be billed (NaN, infinite, absurd), or None."""
+    for name, bound in _PLAUSIBLE.items():
+        value = getattr(e, name)
+        if value is not None and not (math.isfinite(value) and value < bound):
+            return f"{name} `{value}` is not a plausible number"
+    if e.spawn_wait_seconds:
+        try:
+            e.time - timedelta(seconds=e.spawn_wait_seconds)
+        except OverflowError:
+            return f"time {e.time.isoformat()} with its spawn wait is before the year 1"
+    return None
+
+
+def _refuse_implausible(path: Path) -> None:
+    """The file's first line whose numbers cannot be billed, as one error line."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        why = line.strip() and _implausible(ServerEvent.from_json(line))
+        if why:
+            raise SwarmhubError(f"{path}:{number}: {why}; fix or delete that line")
 
 
 def events_path(cfg, target: str, given: str | None) -> Path:
@@ -147,7 +179,14 @@ def main(
     if start >= now:
         raise SwarmhubError(f"--since {since_text}: that is not in the past")
     path = events_path(cfg, target, events_file)
+    for out, flag in ((plot, "--plot"), (export, "--export")):
+        if out and not Path(out).parent.is_dir():
+            raise SwarmhubError(
+                f"{flag} {out}: the directory {Path(out).parent} does not exist; create it first"
+            )
     events = read_events(path)
+    if any(_implausible(e) for e in events):
+        _refuse_implausible(path)
     try:
         fleet = read_fleet(path.with_name(FLEET_FILE))
     except ValueError as exc:

@@ -55,9 +55,12 @@ class AwsTarget:
 
         deploy.deploy(self.cfg)
 
-    def status(self) -> None:
+    def status(self, as_json: bool = False) -> None:
         from swarmhub.aws import deploy
 
+        if as_json:
+            # swarmhub.aws.deploy prints its status as text only, so far.
+            raise SwarmhubError("status --json: the local target only, so far; drop --json")
         deploy.status(self.cfg)
 
     def destroy(self, *, purge: bool) -> None:

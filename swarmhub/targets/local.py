@@ -36,10 +36,10 @@ class LocalTarget:
 
         deploy.deploy(self.cfg)
 
-    def status(self) -> None:
+    def status(self, as_json: bool = False) -> None:
         from swarmhub.local.status import status
 
-        status(self.cfg)
+        status(self.cfg, as_json=as_json)
 
     def destroy(self, *, purge: bool) -> None:
         from swarmhub.local.destroy import destroy

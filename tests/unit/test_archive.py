@@ -206,7 +206,7 @@ def test_without_users_the_course_roster_of_the_config_decides():
                 {"name": "teams", "roster": ["uni:students", "cy"], "start": "2026-09-01",
                  "end": "2026-12-20"},
             ],
-            "hub": {"auth": {"kind": "github", "admin_users": ["ada"], "github": {"client_id": "x",
+            "hub": {"auth": {"kind": "github", "admin_users": ["prof"], "github": {"client_id": "x",
                                                           "allowed_users": ["ada"]}}},
         },
         "t",

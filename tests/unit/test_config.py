@@ -111,6 +111,21 @@ ERRORS = {
     "window-zero-length": ":5:12: autoscaler.schedule[0].end: `14:00` is the same as `start`; a window needs a length",
     "wrong-type": ":2:9: hub.port: `eighty` is not a whole number",
     "yes-as-key": ":4:5: hub.auth.on: the key `on` was read as `true` (YAML 1.1 reads yes/no/on/off as true/false); quote it: 'on'",
+    # issue 23: mistakes that passed
+    "overlay-overlaps-nodes": ":2:19: swarm.overlay_subnet: `10.213.0.0/20` overlaps local.node_subnet (10.213.0.0/24); servers' addresses would collide with the nodes': use e.g. 10.214.0.0/20",
+    "overlay-overlaps-vpc": ":2:19: swarm.overlay_subnet: `10.40.0.0/20` overlaps aws.fleet.vpc_cidr (10.40.0.0/16); servers' addresses would collide with the nodes': use e.g. 10.214.0.0/20",
+    "workers-over-max-nodes": ":4:12: local.workers: `4` is above autoscaler.max_nodes (2); the autoscaler would stop the extra ones: start at most max_nodes or raise it",
+    "warm-pool-over-max-workers": ":5:21: aws.fleet.warm_pool_size: `20` is above max_workers (12); a warm pool beyond what the group may run is never used: lower it",
+    "port-is-swarm": ":2:9: hub.port: `2377` is Docker Swarm's cluster management port; the proxy cannot listen there too: use another, e.g. 8000",
+    "port-is-pool-agent": ":2:9: hub.port: `2380` is the local pool agent's port; the proxy cannot listen there too: use another, e.g. 8000",
+    "port-is-hub-api": ":2:9: hub.port: `8081` is the hub's own API port; the proxy cannot listen there too: use another, e.g. 8000",
+    "profile-larger-than-node": ":6:24: servers.profiles[0].mem_reservation: `32G` is more than a worker (m6i.xlarge) has (16G), so no node could ever start it; lower it or pick a larger aws.fleet.worker_instance_type",
+    "admin-on-roster": ":6:19: courses[0].roster[1]: `prof` is a hub admin; on a roster the course's staff could manage the admin's server: take them off, and give them a separate account for the course",
+    "mem-limit-tiny": ":2:14: servers.mem_limit: `4M` is too small for a notebook server (at least 128M); did you mean 4G?",
+    "autoscaler-off-no-workers": ":4:12: local.workers: `0` with autoscaler.enabled false leaves no node to run a server; start at least 1 worker or turn the autoscaler on",
+    "autoscaler-off-no-aws-workers": ":6:18: aws.fleet.min_workers: `0` with autoscaler.enabled false leaves no node to run a server; start at least 1 worker or turn the autoscaler on",
+    "letsencrypt-without-domain": ":11:24: aws.fleet.letsencrypt_email: `ops@example.org` needs domain: the certificate is for the hub's DNS name; set aws.fleet.domain, or remove letsencrypt_email",
+    "github-user-is-email": ":7:23: hub.auth.github.allowed_users[0]: `ada@example.org` is an e-mail address; GitHub sign-in matches logins: write the GitHub login, e.g. ada",
 }
 
 

@@ -49,10 +49,12 @@ def test_the_example_is_valid_and_says_so():
     )
 
 
-def test_no_config_file_means_the_defaults(tmp_path, monkeypatch):
+def test_no_config_file_is_not_valid(tmp_path, monkeypatch):
+    # deploy takes the defaults without one; validate says there is none (issue 23).
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli.main, ["validate"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
+    assert "valid" not in result.output.replace("invalid", "")
 
 
 def test_shared_password_is_valid_with_a_warning(tmp_path):
