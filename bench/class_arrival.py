@@ -148,6 +148,8 @@ def main() -> None:
         print(f"  ratio hub/floor: p50 {p50 / fp50:.2f}x  p95 {p95 / fp95:.2f}x")
     print(f"  whole class served in {hub_wall:.0f}s; nodes over time (s: ready nodes, servers):")
     print("   " + "  ".join(f"{t:.0f}:{n}/{s}" for t, n, s in timeline[::3]))
+    if failures:
+        raise SystemExit(f"class_arrival: {len(failures)} of {args.students} students not served")
 
 
 if __name__ == "__main__":
