@@ -151,6 +151,9 @@ class Course(Strict):
     name: str
     timezone: str = "UTC"
     week_of: date = date(2025, 3, 24)  # a Monday; this one has Europe's DST change in it
+    # How many weeks from week_of are simulated (a replay spans its whole file);
+    # a course's sessions repeat every week.
+    weeks: int = Field(default=1, ge=1, le=520)
     seed: int = 1
     node: NodeSpec
     server: ServerSpec
@@ -215,6 +218,11 @@ class Request:
         return end if self.ends_by is None else min(end, max(start, self.ends_by))
 
 
+def span_seconds(course: Course) -> float:
+    """How long the simulation runs: the course's weeks, in seconds."""
+    return course.weeks * 7 * 86400.0
+
+
 def week_start(course: Course) -> datetime:
     """Monday 00:00 of `week_of` in the course's time zone, as UTC."""
     return datetime.combine(course.week_of, time(0), tzinfo=ZoneInfo(course.timezone)).astimezone(
@@ -234,7 +242,7 @@ def requests(course: Course) -> list[Request]:
     out = []
     for session in course.sessions:
         hh, mm = (int(x) for x in session.start.split(":"))
-        for offset in range(7):
+        for offset in range(7 * course.weeks):
             day = course.week_of + timedelta(days=offset)
             if _DAYS[day.weekday()] not in session.days:
                 continue
