@@ -30,9 +30,9 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from swarmhub.autoscaler import schedule
 from swarmhub.autoscaler.model import Plan, Resources, Server, State, slots_in
 from swarmhub.capacity import fits, fullest_fit
+from swarmhub.courses import calendar as schedule
 
 _GIB = 1024**3
 

@@ -22,14 +22,14 @@ import bisect
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from swarmhub.autoscaler import schedule
 from swarmhub.autoscaler.apply import apply
 from swarmhub.autoscaler.course import Course, Request, span_seconds, week_start
 from swarmhub.autoscaler.decide import decide
 from swarmhub.autoscaler.model import CPU_EPSILON, Resources, State, slots_in
 from swarmhub.autoscaler.pools.base import PoolNode, PoolNodeState
+from swarmhub.autoscaler.sim_hub import HubModel
 from swarmhub.autoscaler.sim_world import World
 from swarmhub.config.autoscaler import AutoscalerConfig
 
@@ -97,6 +97,7 @@ class SimSwarm:
 
 
 def state_of(world: World, pool: SimPool, config: AutoscalerConfig) -> State:
+    """What production's service.gather() would hand decide() for this world."""
     nodes = tuple(world.node_model(n) for n in world.nodes.values() if n.ready)
     last = world.last_scale_out
     return State(
@@ -108,27 +109,6 @@ def state_of(world: World, pool: SimPool, config: AutoscalerConfig) -> State:
         slot=world.slot,
         config=config,
     )
-
-
-def schedule_edges(config: AutoscalerConfig, t0: datetime, days: int = 7) -> list[float]:
-    """Every instant of the `days` from t0 (seconds from t0) where the schedule
-    floor may change: each window's start less the boot lead, and its end."""
-    edges = set()
-    lead = timedelta(seconds=config.node_boot_seconds)
-    for window in config.schedule:
-        tz = schedule._zone(window.timezone)
-        first = t0.astimezone(tz).date() - timedelta(days=1)
-        start_t, end_t = schedule._hhmm(window.start), schedule._hhmm(window.end)
-        for offset in range(days + 3):  # the span, a day either side, and a day's lead
-            day = first + timedelta(days=offset)
-            if schedule._DAYS[day.weekday()] not in window.days:
-                continue
-            start = datetime.combine(day, start_t, tzinfo=tz).astimezone(UTC)
-            end_day = day if end_t > start_t else day + timedelta(days=1)
-            end = datetime.combine(end_day, end_t, tzinfo=tz).astimezone(UTC)
-            edges.add((start - lead - t0).total_seconds())
-            edges.add((end - t0).total_seconds())
-    return sorted(edges)
 
 
 def _wake(world: World, config: AutoscalerConfig, edges: list[float], t: float) -> float:
@@ -205,11 +185,16 @@ def run_autoscaler(
     static_nodes: int | None = None,
     *,
     every_poll: bool = False,
+    hub: HubModel | None = None,
+    record: list | None = None,
 ) -> Result:
     """The autoscaler's week. With `enabled: false` a hub keeps the pool it was
     deployed with: `static_nodes` (default `min_nodes`), all week.
     `every_poll`: compute decide() at every poll, even where it provably
-    repeats itself (the tests compare both ways)."""
+    repeats itself (the tests compare both ways). `hub`: the swarmhub.yaml
+    the autoscaler runs in (its courses' windows join the schedule at each
+    decision, as service.gather() does). `record`: gets (seconds, State, Plan)
+    of every decision computed."""
     if not config.enabled:
         nodes = config.min_nodes if static_nodes is None else static_nodes
         r = run_static(course, trace, nodes)
@@ -218,9 +203,10 @@ def run_autoscaler(
     t0 = week_start(course)
     world = World(course, trace, t0)
     pool, swarm = SimPool(world, course.node.boot_seconds), SimSwarm(world)
-    edges = schedule_edges(config, t0, 7 * course.weeks)
+    hub = hub or HubModel(None)
+    edges = hub.edges(config, t0, world.end)
     # Start from what the config asks for at the start of the week, already Ready.
-    first = decide(state_of(world, pool, config), t0)
+    first = decide(state_of(world, pool, hub.config_at(config, t0)), t0)
     world.launch(first.desired, boot=0)
     pool.desired = first.desired
     poll = config.poll_interval
@@ -230,7 +216,11 @@ def run_autoscaler(
     while k <= last:
         t = k * poll
         world.run_until(t)
-        plan = decide(state_of(world, pool, config), t0 + timedelta(seconds=t))
+        now = t0 + timedelta(seconds=t)
+        state = state_of(world, pool, hub.config_at(config, now))
+        plan = decide(state, now)
+        if record is not None:
+            record.append((t, state, plan))
         calls += 1
         before = world.version
         apply(plan, pool, swarm)

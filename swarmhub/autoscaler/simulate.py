@@ -22,7 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from swarmhub.autoscaler.course import Course, Request, load_course, requests, span_seconds
+from swarmhub.autoscaler.course import (
+    Course,
+    Request,
+    load_course,
+    requests,
+    span_seconds,
+    week_start,
+)
+from swarmhub.autoscaler.sim_hub import HubModel
 from swarmhub.autoscaler.sim_policies import (
     Result,
     lower_bound,
@@ -124,16 +132,20 @@ def simulate(
     config: AutoscalerConfig,
     trace: list[Request] | None = None,
     static_nodes: int | None = None,
+    hub: HubModel | None = None,
 ) -> Report:
-    """Every policy over `trace` (default: the course's own week)."""
+    """Every policy over `trace` (default: the course's own week). `hub`: the
+    swarmhub.yaml the servers run in (course windows, exams, the culler)."""
     if trace is None:
         if not course.sessions:
             raise SwarmhubError(f"course {course.name} has no sessions: nothing to simulate")
         trace = requests(course)
+    if hub is not None:
+        trace = hub.sized(trace, week_start(course))
     trace = [r for r in trace if r.arrival < span_seconds(course)]
     bound, peak = lower_bound(course, trace)
     results = [
-        run_autoscaler(course, trace, config, static_nodes),
+        run_autoscaler(course, trace, config, static_nodes, hub=hub),
         run_static(course, trace, peak),
         run_cpu_target(course, trace, config),
     ]
@@ -145,7 +157,6 @@ def replay(
 ) -> Report:
     """`simulate --replay FILE`: the recorded week through every policy.
     `only`: replay just that course's servers (by the events' course name)."""
-    from swarmhub.autoscaler.course import week_start
     from swarmhub.autoscaler.sim_replay import course_for_replay, left_out, replay_requests
     from swarmhub.autoscaler.trace import read_events, visits
 
@@ -164,7 +175,8 @@ def replay(
         span_seconds(course),
     )
     config = autoscaler_config(course, cfg.autoscaler)
-    report = simulate(course, config, trace, static_pool_size(course, cfg, target, config))
+    hub = HubModel(cfg) if cfg is not None else None
+    report = simulate(course, config, trace, static_pool_size(course, cfg, target, config), hub)
     report.source = f"replay of {path}" + (f" (course {only})" if only else "")
     report.recorded = Recorded(
         servers=len(used),
@@ -219,7 +231,10 @@ def main(
     else:
         config = autoscaler_config(course, cfg.autoscaler)
         report = simulate(
-            course, config, static_nodes=static_pool_size(course, cfg, target, config)
+            course,
+            config,
+            static_nodes=static_pool_size(course, cfg, target, config),
+            hub=HubModel(cfg) if cfg is not None else None,
         )
     print(report.table())
     auto = report.results[0]
