@@ -53,7 +53,7 @@ class HubModel:
         """Every instant where the schedule floor may change: each window's start
         less the boot lead and its end, and each course's first and last day."""
         windows = [*autoscaler.schedule, *(w for c in self.courses for w in c.windows)]
-        edges = calendar.window_edges(windows, t0, span, autoscaler.node_boot_seconds)
+        edges = calendar.window_edges(windows, t0, span, autoscaler.window_lead)
         return sorted({*edges, *calendar.date_edges(self.courses, t0, span)})
 
     def sized(self, trace: list[Request], t0: datetime) -> list[Request]:
