@@ -37,17 +37,10 @@ def test_the_default_subnet_holds_a_big_fleet_of_default_servers():
 
 
 def test_a_subnet_too_small_for_the_densest_profile_is_refused_with_its_numbers():
-    sizes = _sizes(
-        {
-            "servers": {
-                "profiles": [
-                    {"name": "big", "display_name": "Big", "mem_limit": "8G", "mem_reservation": "4G"},
-                    {"name": "tiny", "display_name": "Tiny", "mem_limit": "1G", "mem_reservation": "256M",
-                     "cpu_limit": 1, "cpu_reservation": 0.05},
-                ]
-            }
-        }
-    )  # fmt: skip
+    big = {"name": "big", "display_name": "Big", "mem_limit": "8G", "mem_reservation": "4G"}
+    tiny = {"name": "tiny", "display_name": "Tiny", "mem_limit": "1G", "cpu_limit": 1}
+    tiny |= {"mem_reservation": "256M", "cpu_reservation": 0.05}
+    sizes = _sizes({"servers": {"profiles": [big, tiny]}})
     line = overlay_problem("10.214.0.0/20", 100, *M6I_XLARGE, sizes)
     # tiny: 16G / 256M = 64, 4 / 0.05 = 80 -> 64 a node; 100 x 65 + 16 = 6,516.
     assert line == (
