@@ -43,7 +43,7 @@ from swarmhub.swarm import labels
 from swarmhub.swarm.state import USER_TASKS, snapshot
 
 HERE = Path(__file__).resolve().parent
-STANDIN = "swarmhub-bench/standin:1"
+STANDIN = "swarmhub-bench/standin:2"
 PAGED = {"Accept": "application/jupyterhub-pagination+json"}
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -125,6 +125,7 @@ def spawn_many(stack, users: list[str], deadline: float) -> None:
             if r.status_code in (201, 202, 400):  # 400: already running or pending
                 return
             if r.status_code != 429:
+                show_hub_log(120)
                 raise RuntimeError(f"spawn of {user} refused: {r.status_code} {r.text}")
             time.sleep(2)
         raise TimeoutError(f"{user}'s spawn not accepted before the step's deadline")
@@ -269,6 +270,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--budget-gb", type=float, default=8.0)
     parser.add_argument("--max-minutes", type=float, default=22.0)
+    parser.add_argument("--keep", action="store_true", help="leave the stack up (to debug)")
     args = parser.parse_args()
     steps = [int(s) for s in args.steps.split(",")]
     started = time.monotonic()
@@ -285,7 +287,7 @@ def main() -> None:
     import docker
 
     rows = []
-    with bench_stack(**overrides) as stack:
+    with bench_stack(keep=args.keep, **overrides) as stack:
         cfg = load_config(stack.config)
         base = images.tag(cfg, "base")
         build_standin(base)
