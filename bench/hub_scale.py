@@ -21,6 +21,12 @@ Steps stop before the bench's host memory would pass --budget-gb, and before
 
   flock /tmp/swarmhub-docker.lock timeout 1500 python3 bench/hub_scale.py \
       [--steps 10,100,250,500] [--probes 8] [--window 30]
+
+The churn soak instead of steps (spawn/stop cycles one after another; then the
+first and last tenth's latency, and what is left behind: user services, live
+tasks, the proxy's user routes, the overlay's endpoints of user services):
+
+  ... python3 bench/hub_scale.py --soak 300 --soak-minutes 12
 """
 
 from __future__ import annotations
@@ -262,6 +268,71 @@ def show(row: dict, per_server_mb: float) -> None:
     )
 
 
+# --- the churn soak -------------------------------------------------------------
+
+
+def leftovers(stack, api) -> dict:
+    """What should be gone when no server runs: user services, live user tasks,
+    the proxy's user routes, the overlay's task endpoints."""
+    routes = stack_routes()
+    network = api.inspect_network("swarmhub", verbose=True, scope="swarm")
+    endpoints = [
+        task
+        for name, svc in (network.get("Services") or {}).items()
+        if name.startswith("jupyter-")
+        for task in svc.get("Tasks") or []
+    ]
+    return {
+        "services": len(api.services(filters={"label": f"{labels.USER_SERVER}=true"})),
+        "live_tasks": len([t for t in api.tasks(filters=USER_TASKS)]),
+        "user_routes": len([r for r in routes if r.startswith("/user/")]),
+        "overlay_endpoints": len(endpoints),
+        "hub_active": count(stack, "active"),
+    }
+
+
+def stack_routes() -> list[str]:
+    code = (
+        "import json, urllib.request as u\n"
+        "from swarmhub.hub.settings import secret\n"
+        "req = u.Request('http://swarmhub-proxy:8001/api/routes',"
+        " headers={'Authorization': 'token ' + secret('swarmhub-proxy-token')})\n"
+        "print(json.dumps(sorted(json.load(u.urlopen(req, timeout=60)))))\n"
+    )
+    cid = subprocess.run(
+        ["docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name=swarmhub-hub"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout.split()[0]  # fmt: skip
+    out = subprocess.run(
+        ["docker", "exec", cid, "python3", "-c", code],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    return json.loads(out)
+
+
+def soak(stack, api, cycles: int, minutes: float) -> None:
+    """Spawn and stop, one user after another over a pool of 20 names, `cycles`
+    times or for `minutes`; then compare the first and last tenth's latency
+    and look for anything left behind."""
+    users = [f"churn{i:02d}" for i in range(20)]
+    end = time.monotonic() + minutes * 60
+    times: list[float] = []
+    for i in range(cycles):
+        if time.monotonic() > end:
+            break
+        times += new_spawns(stack, [users[i % len(users)]])
+    tenth = max(1, len(times) // 10)
+    first, last = times[:tenth], times[-tenth:]
+    print(
+        f"soak: {len(times)} spawn/stop cycles; first {tenth}: p50 {percentile(first, 50):.2f}s "
+        f"p95 {percentile(first, 95):.2f}s; last {tenth}: p50 {percentile(last, 50):.2f}s "
+        f"p95 {percentile(last, 95):.2f}s",
+        flush=True,
+    )
+    time.sleep(10)  # a stopped task's endpoint is released a moment after
+    print(f"soak: left behind with no server running: {leftovers(stack, api)}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="10,100,250,500")
@@ -271,8 +342,10 @@ def main() -> None:
     parser.add_argument("--budget-gb", type=float, default=8.0)
     parser.add_argument("--max-minutes", type=float, default=22.0)
     parser.add_argument("--keep", action="store_true", help="leave the stack up (to debug)")
+    parser.add_argument("--soak", type=int, default=0, help="spawn/stop cycles (instead of steps)")
+    parser.add_argument("--soak-minutes", type=float, default=12.0)
     args = parser.parse_args()
-    steps = [int(s) for s in args.steps.split(",")]
+    steps = [] if args.soak else [int(s) for s in args.steps.split(",")]
     started = time.monotonic()
 
     overrides = {
@@ -321,6 +394,8 @@ def main() -> None:
             row = measure(stack, api, n, i, args)
             rows.append(row)
             show(row, per_server / 2**20)
+        if args.soak:
+            soak(stack, api, args.soak, args.soak_minutes)
     print(json.dumps(rows))
 
 
