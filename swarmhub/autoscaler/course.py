@@ -37,14 +37,20 @@ class NodeSpec(Strict):
 class ServerSpec(Strict):
     mem_reservation: Bytes
     cpu_reservation: float = Field(gt=0)
-    # A server outlives its student by the idle culler's timeout.
-    cull_minutes: float = Field(default=0, ge=0)
+    # A server outlives its student by the idle culler's timeout. Unset: the
+    # hub's own (swarmhub.yaml servers.idle_timeout) when a config is simulated.
+    cull_minutes: float | None = Field(default=None, ge=0)
 
 
 class Session(Strict):
     """One recurring lab: about `arrivals` students on each of `days`."""
 
     name: str
+    # These students are members of this course of swarmhub.yaml (`courses:`):
+    # its windows, exams and dates apply to them as in production.
+    course: str | None = None
+    # The profile they ask for (default: the first they are offered).
+    profile: str | None = None
     days: list[str] = Field(min_length=1)
     start: str
     length_minutes: float = Field(gt=0)
@@ -151,6 +157,9 @@ class Course(Strict):
     name: str
     timezone: str = "UTC"
     week_of: date = date(2025, 3, 24)  # a Monday; this one has Europe's DST change in it
+    # How many weeks from week_of are simulated (a replay spans its whole file);
+    # a course's sessions repeat every week.
+    weeks: int = Field(default=1, ge=1, le=520)
     seed: int = 1
     node: NodeSpec
     server: ServerSpec
@@ -208,11 +217,19 @@ class Request:
     mem: int
     cpu: float
     ends_by: float | None = None
+    course: str | None = None  # the swarmhub.yaml course its student is in
+    profile: str | None = None  # the profile asked for
+    culled: bool = True  # False: the culler's linger is the hub's, added by sim_hub
 
     def end_if_started(self, start: float, lifetime: float | None = None) -> float:
         """When the server goes, if it (re)starts at `start` with `lifetime` left."""
         end = start + (self.lifetime if lifetime is None else lifetime)
         return end if self.ends_by is None else min(end, max(start, self.ends_by))
+
+
+def span_seconds(course: Course) -> float:
+    """How long the simulation runs: the course's weeks, in seconds."""
+    return course.weeks * 7 * 86400.0
 
 
 def week_start(course: Course) -> datetime:
@@ -229,12 +246,13 @@ def requests(course: Course) -> list[Request]:
     rng = random.Random(course.seed)  # noqa: S311 - a reproducible trace, not a secret
     tz = ZoneInfo(course.timezone)
     t0 = week_start(course)
-    cull = 60 * course.server.cull_minutes
+    cull = 60 * (course.server.cull_minutes or 0)
+    culled = course.server.cull_minutes is not None
     mem, cpu = course.server.mem_reservation, course.server.cpu_reservation
     out = []
     for session in course.sessions:
         hh, mm = (int(x) for x in session.start.split(":"))
-        for offset in range(7):
+        for offset in range(7 * course.weeks):
             day = course.week_of + timedelta(days=offset)
             if _DAYS[day.weekday()] not in session.days:
                 continue
@@ -263,6 +281,9 @@ def requests(course: Course) -> list[Request]:
                         mem,
                         cpu,
                         ends_by,
+                        session.course,
+                        session.profile,
+                        culled,
                     )
                 )
     out.sort(key=lambda r: (r.arrival, r.user))

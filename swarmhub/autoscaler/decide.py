@@ -12,7 +12,7 @@ In order:
 2. Keep `headroom_slots` free slots warm while anyone has a server (held
    back during the scale-out cooldown: it is a wish, not a waiting student).
 3. Never below `min_nodes` or the schedule floor (in effect `node_boot_seconds`
-   before a window starts), never above `max_nodes`.
+   + `early_seconds` before a window starts), never above `max_nodes`.
 4. Only if nothing is added: drain empty nodes that have been empty for
    `scale_in_cooldown`, longest-empty first, while floor and headroom still hold.
 A node hosting a user server is always protected and never drained.
@@ -30,9 +30,9 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from swarmhub.autoscaler import schedule
 from swarmhub.autoscaler.model import Plan, Resources, Server, State, slots_in
 from swarmhub.capacity import fits, fullest_fit
+from swarmhub.courses import calendar as schedule
 
 _GIB = 1024**3
 
@@ -245,7 +245,7 @@ def decide(state: State, now: datetime) -> Plan:
     new_for_headroom = 0 if cooling else math.ceil(short / per_node)
 
     # 3. Floors and ceiling.
-    sched, window = schedule.schedule_floor(cfg.schedule, now, cfg.node_boot_seconds)
+    sched, window = schedule.schedule_floor(cfg.schedule, now, cfg.window_lead)
     floor = max(cfg.min_nodes, sched)
     planned = active_count + new_for_servers + new_for_headroom
     new_for_floor = max(0, floor - planned)

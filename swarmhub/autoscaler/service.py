@@ -23,13 +23,14 @@ from datetime import datetime
 import docker
 import requests
 
-from swarmhub.autoscaler import metrics, schedule
+from swarmhub.autoscaler import metrics
 from swarmhub.autoscaler.apply import apply
 from swarmhub.autoscaler.decide import decide, utcnow
 from swarmhub.autoscaler.fleetlog import FILE_NAME as FLEET_FILE
 from swarmhub.autoscaler.fleetlog import FleetRecorder
 from swarmhub.autoscaler.model import Node, Resources, Server, State
 from swarmhub.autoscaler.pools.base import NodePool
+from swarmhub.courses import calendar
 from swarmhub.errors import SwarmhubError
 from swarmhub.hub import events
 from swarmhub.hub.settings import Settings, load, secret
@@ -109,22 +110,20 @@ def hub_starting(session: requests.Session, api_url: str) -> Starting:
 def _reservation(
     s: Settings, options: dict, groups: list[str] = (), now: datetime | None = None
 ) -> Resources:
-    """What a server started with `options` will reserve: its profile's size, or
-    its limit during an exam of the student's course (swarmhub.hub.courses)."""
-    from swarmhub.hub import courses, profiles
+    """What a server started with `options` will reserve: the spawner's own rule
+    (swarmhub.courses.sizing), its profile's size or, during an exam of the
+    student's course, its limit."""
+    from swarmhub.config.courses import utcnow
+    from swarmhub.courses.sizing import Catalogue
 
+    catalogue = Catalogue.of(s.config, s.runtime.notebook_image)
+    now = now or utcnow()
     try:
-        choice = profiles.resolve(
-            options, profiles.choices(s.config.servers, s.runtime.notebook_image)
-        )
+        size = catalogue.size(options, catalogue.membership(set(groups), now), now)
     except ValueError:
         # The hub refuses such a spawn; until it does, count a default server.
         return Resources(s.config.servers.mem_reservation, s.config.servers.cpu_reservation)
-    if s.config.courses and groups and now is not None:
-        member = courses.membership(s.config.courses, set(groups), now)
-        if courses.exam_now(member, now) is not None:
-            return Resources(choice.mem_limit, choice.cpu_limit)
-    return Resources(choice.mem_reservation, choice.cpu_reservation)
+    return Resources(size.mem, size.cpu)
 
 
 def gather(
@@ -189,7 +188,7 @@ def gather(
         node_shape=shape,
         slot=slot,
         # Course windows join the schedule while their course runs (#15).
-        config=schedule.with_courses(s.config, now),
+        config=calendar.with_courses(s.config, now),
     )
 
 

@@ -22,15 +22,15 @@ import bisect
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from swarmhub.autoscaler import schedule
 from swarmhub.autoscaler.apply import apply
-from swarmhub.autoscaler.course import Course, Request, week_start
+from swarmhub.autoscaler.course import Course, Request, span_seconds, week_start
 from swarmhub.autoscaler.decide import decide
 from swarmhub.autoscaler.model import CPU_EPSILON, Resources, State, slots_in
 from swarmhub.autoscaler.pools.base import PoolNode, PoolNodeState
-from swarmhub.autoscaler.sim_world import WEEK, World
+from swarmhub.autoscaler.sim_hub import HubModel
+from swarmhub.autoscaler.sim_world import World
 from swarmhub.config.autoscaler import AutoscalerConfig
 
 # decide() compares aware datetimes built from float seconds (microseconds):
@@ -97,6 +97,7 @@ class SimSwarm:
 
 
 def state_of(world: World, pool: SimPool, config: AutoscalerConfig) -> State:
+    """What production's service.gather() would hand decide() for this world."""
     nodes = tuple(world.node_model(n) for n in world.nodes.values() if n.ready)
     last = world.last_scale_out
     return State(
@@ -108,27 +109,6 @@ def state_of(world: World, pool: SimPool, config: AutoscalerConfig) -> State:
         slot=world.slot,
         config=config,
     )
-
-
-def schedule_edges(config: AutoscalerConfig, t0: datetime) -> list[float]:
-    """Every instant of the week (seconds from t0) where the schedule floor may
-    change: each window's start less the boot lead, and its end."""
-    edges = set()
-    lead = timedelta(seconds=config.node_boot_seconds)
-    for window in config.schedule:
-        tz = schedule._zone(window.timezone)
-        first = t0.astimezone(tz).date() - timedelta(days=1)
-        start_t, end_t = schedule._hhmm(window.start), schedule._hhmm(window.end)
-        for offset in range(10):  # the week, a day either side, and a day's lead
-            day = first + timedelta(days=offset)
-            if schedule._DAYS[day.weekday()] not in window.days:
-                continue
-            start = datetime.combine(day, start_t, tzinfo=tz).astimezone(UTC)
-            end_day = day if end_t > start_t else day + timedelta(days=1)
-            end = datetime.combine(end_day, end_t, tzinfo=tz).astimezone(UTC)
-            edges.add((start - lead - t0).total_seconds())
-            edges.add((end - t0).total_seconds())
-    return sorted(edges)
 
 
 def _wake(world: World, config: AutoscalerConfig, edges: list[float], t: float) -> float:
@@ -175,7 +155,7 @@ def result_of(policy: str, world: World, course: Course, **extra) -> Result:
     for s in world.servers:
         restarts += s.restart_waits
         if s.evicted_at is not None:
-            restarts.append(WEEK - s.evicted_at)  # still waiting to start again
+            restarts.append(world.end - s.evicted_at)  # still waiting to start again
         if s.started is not None:
             waits.append(s.started - s.req.arrival)
         elif s.gave_up:
@@ -183,8 +163,8 @@ def result_of(policy: str, world: World, course: Course, **extra) -> Result:
             waits.append(world.give_up)
         else:
             waiting += 1
-            waits.append(WEEK - s.req.arrival)
-    hours = world.node_hours(WEEK)
+            waits.append(world.end - s.req.arrival)
+    hours = world.node_hours(world.end)
     return Result(
         policy=policy,
         node_hours=hours,
@@ -205,11 +185,16 @@ def run_autoscaler(
     static_nodes: int | None = None,
     *,
     every_poll: bool = False,
+    hub: HubModel | None = None,
+    record: list | None = None,
 ) -> Result:
     """The autoscaler's week. With `enabled: false` a hub keeps the pool it was
     deployed with: `static_nodes` (default `min_nodes`), all week.
     `every_poll`: compute decide() at every poll, even where it provably
-    repeats itself (the tests compare both ways)."""
+    repeats itself (the tests compare both ways). `hub`: the swarmhub.yaml
+    the autoscaler runs in (its courses' windows join the schedule at each
+    decision, as service.gather() does). `record`: gets (seconds, State, Plan)
+    of every decision computed."""
     if not config.enabled:
         nodes = config.min_nodes if static_nodes is None else static_nodes
         r = run_static(course, trace, nodes)
@@ -218,19 +203,24 @@ def run_autoscaler(
     t0 = week_start(course)
     world = World(course, trace, t0)
     pool, swarm = SimPool(world, course.node.boot_seconds), SimSwarm(world)
-    edges = schedule_edges(config, t0)
+    hub = hub or HubModel(None)
+    edges = hub.edges(config, t0, world.end)
     # Start from what the config asks for at the start of the week, already Ready.
-    first = decide(state_of(world, pool, config), t0)
+    first = decide(state_of(world, pool, hub.config_at(config, t0)), t0)
     world.launch(first.desired, boot=0)
     pool.desired = first.desired
     poll = config.poll_interval
-    last = int(WEEK // poll)  # polls 0..last
+    last = int(world.end // poll)  # polls 0..last
     decisions: dict[str, int] = {}
     calls, k = 0, 0
     while k <= last:
         t = k * poll
         world.run_until(t)
-        plan = decide(state_of(world, pool, config), t0 + timedelta(seconds=t))
+        now = t0 + timedelta(seconds=t)
+        state = state_of(world, pool, hub.config_at(config, now))
+        plan = decide(state, now)
+        if record is not None:
+            record.append((t, state, plan))
         calls += 1
         before = world.version
         apply(plan, pool, swarm)
@@ -238,18 +228,18 @@ def run_autoscaler(
         following = k + 1
         if world.version == before and not every_poll:  # skip what would repeat this plan
             wake = _wake(world, config, edges, t)
-            following = max(following, last + 1 if wake > WEEK else math.ceil(wake / poll))
+            following = max(following, last + 1 if wake > world.end else math.ceil(wake / poll))
         following = min(following, last + 1)
         decisions[plan.action] = decisions.get(plan.action, 0) + following - k
         k = following
-    world.run_until(WEEK)  # what happens after the last poll still happens
+    world.run_until(world.end)  # what happens after the last poll still happens
     return result_of("autoscaler", world, course, decisions=decisions, decide_calls=calls)
 
 
 def run_static(course: Course, trace: list[Request], nodes: int) -> Result:
     world = World(course, trace)
     world.launch(nodes, boot=0)
-    world.run_until(WEEK)
+    world.run_until(world.end)
     return result_of(f"static (peak, {nodes} nodes)", world, course)
 
 
@@ -265,7 +255,7 @@ def run_cpu_target(course: Course, trace: list[Request], config: AutoscalerConfi
     world.launch(floor, boot=0)
     low_minutes = 0
     draw, busy_p = rng.random, spec.busy_fraction
-    for minute in range(int(WEEK // 60) + 1):
+    for minute in range(int(world.end // 60) + 1):
         world.run_until(60.0 * minute)
         running = world.running
         busy = sum(1 for _ in range(running) if draw() < busy_p)
@@ -298,11 +288,12 @@ def lower_bound(course: Course, trace: list[Request]) -> tuple[float, int]:
     whole number of them a node holds. With one size that is exactly the nodes
     needed: ceil(servers / servers per node)."""
     shape = Resources(course.node.memory, course.node.cpus)
+    horizon = span_seconds(course)
     deltas: dict[float, list[tuple[tuple[int, float], int]]] = {}
     for r in trace:
-        if r.arrival >= WEEK:
+        if r.arrival >= horizon:
             continue
-        end = min(WEEK, r.end_if_started(r.arrival))
+        end = min(horizon, r.end_if_started(r.arrival))
         size = (r.mem, r.cpu)
         deltas.setdefault(r.arrival, []).append((size, 1))
         deltas.setdefault(end, []).append((size, -1))

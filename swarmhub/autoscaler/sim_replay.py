@@ -1,14 +1,16 @@
-"""A recorded week (trace.py's events) as the simulator's requests, and back.
+"""Recorded weeks (trace.py's events) as the simulator's requests, and back.
 
-A replayed server is asked for when the student asked, and runs as long as
-it really ran (start to stop): the simulated wait shifts it, it does not
-shorten it. A server that never started is left out of the replay (it is
-counted in the recorded row); one still running when the file ends runs on
-past the week.
+A replay spans every week of its file: from the Monday before the first
+event to the end of the week of the last one. A replayed server is asked for
+when the student asked, and runs as long as it really ran (start to stop):
+the simulated wait shifts it, it does not shorten it. A server that never
+started has no run time to replay: it is left out and named in the report
+(`left_out`); one still running when the file ends runs on past the span.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import datetime, timedelta
 
@@ -18,16 +20,16 @@ from swarmhub.autoscaler.trace import ServerEvent, Visit, monday_of
 
 
 def replay_requests(
-    found: list[Visit], t0: datetime, mem: int, cpu: float
+    found: list[Visit], t0: datetime, mem: int, cpu: float, span: float = WEEK
 ) -> tuple[list[Request], list[Visit]]:
-    """The requests of the week from `t0`, and the visits they came from.
+    """The requests of the `span` seconds from `t0`, and the visits they came from.
     `mem`/`cpu`: the reservation of a server whose events do not say."""
     out, used = [], []
     for v in found:
         if v.started is None:
             continue
         arrival = (v.requested - t0).total_seconds()
-        if not 0 <= arrival < WEEK:
+        if not 0 <= arrival < span:
             continue
         ran = 2 * WEEK if v.stopped is None else (v.stopped - v.started).total_seconds()
         out.append(
@@ -41,6 +43,21 @@ def replay_requests(
         )
         used.append(v)
     return out, used
+
+
+def left_out(found: list[Visit], used: list[Visit]) -> list[str]:
+    """One line per kind of recorded server the replay could not place, naming
+    up to five users: never started (no run time), or outside the span."""
+    taken = {id(v) for v in used}
+    never = [v.user for v in found if v.started is None]
+    outside = [v.user for v in found if v.started is not None and id(v) not in taken]
+    lines = []
+    for users, why in ((never, "never started"), (outside, "outside the replayed span")):
+        if users:
+            names = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+            noun = "server" if len(users) == 1 else "servers"
+            lines.append(f"not replayed: {len(users)} {noun} {why} (user {names})")
+    return lines
 
 
 def events_from_requests(
@@ -74,8 +91,9 @@ def events_from_requests(
 
 
 def course_for_replay(course: Course | None, events: list[ServerEvent], cfg, target: str) -> Course:
-    """The course whose node, server and policies the replay uses, set to the
-    week of the first event. Without a course file: the local target's node
+    """The course whose node, server and policies the replay uses, set to span
+    every week of the file: from the Monday of the first event to the end of
+    the week of the last. Without a course file: the local target's node
     (this machine, as local nodes report it) and swarmhub.yaml's servers."""
     from swarmhub.errors import SwarmhubError
 
@@ -103,4 +121,7 @@ def course_for_replay(course: Course | None, events: list[ServerEvent], cfg, tar
         )
     if not events:
         raise SwarmhubError("the events file has no events")
-    return course.model_copy(update={"week_of": monday_of(events[0].time, course.timezone)})
+    first = monday_of(events[0].time, course.timezone)
+    last = monday_of(events[-1].time, course.timezone)
+    weeks = max(1, math.floor((last - first).days / 7) + 1)
+    return course.model_copy(update={"week_of": first, "weeks": weeks})

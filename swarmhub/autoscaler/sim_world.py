@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from swarmhub.autoscaler.course import Course, Request, week_start
+from swarmhub.autoscaler.course import Course, Request, span_seconds, week_start
 from swarmhub.autoscaler.model import CPU_EPSILON, Node, Resources, Server
 from swarmhub.capacity import choose_node
 
@@ -83,15 +83,16 @@ class World:
         self.course = course
         self.t0 = week_start(course) if t0 is None else t0
         self.now = 0.0
+        self.end = span_seconds(course)  # the simulated span: a week, or a replay's weeks
         self.shape = Resources(course.node.memory, course.node.cpus)
         self.slot = Resources(course.server.mem_reservation, course.server.cpu_reservation)
         self.nodes: dict[str, SimNode] = {}
         self.gone: list[SimNode] = []
-        self.servers = [SimServer(r, r.lifetime) for r in trace if r.arrival < WEEK]
+        self.servers = [SimServer(r, r.lifetime) for r in trace if r.arrival < self.end]
         self.events: list[tuple] = []
         self.seq = 0
         self.evictions = 0
-        self.give_up = WEEK  # seconds a student waits for a first start
+        self.give_up = self.end  # seconds a student waits for a first start
         self.last_scale_out: float | None = None
         self.version = 0  # bumps on every change decide() could see
         self.ready_count = 0
@@ -264,7 +265,7 @@ class World:
             when, kind, _, obj = heapq.heappop(events)
             self.now = when
             if kind == ARRIVE:
-                if self.give_up < WEEK:
+                if self.give_up < self.end:
                     self._push(when + self.give_up, GIVE_UP, obj)
                 self._enqueue(obj)
                 self.place_queue()

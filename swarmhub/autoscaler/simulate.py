@@ -4,7 +4,7 @@
     python pipeline.py simulate --replay events.jsonl [--course FILE|NAME]
 
 The week is a course's (its sessions make the requests, seeded) or a
-recorded one (trace.py's events: the week from the Monday before the first
+recorded one (trace.py's events: every week from the Monday before the first
 event; the course file, if given, says the node, price and policies). The
 autoscaler run uses the production code: `decide()` builds the plan at every
 `poll_interval` instant, `apply()` carries it out against a simulated node
@@ -22,7 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from swarmhub.autoscaler.course import Course, Request, load_course, requests
+from swarmhub.autoscaler.course import (
+    Course,
+    Request,
+    load_course,
+    requests,
+    span_seconds,
+    week_start,
+)
+from swarmhub.autoscaler.sim_hub import HubModel
 from swarmhub.autoscaler.sim_policies import (
     Result,
     lower_bound,
@@ -70,12 +78,16 @@ class Report:
     results: list[Result]
     source: str = ""  # "" for a course's own sessions, else where the requests came from
     recorded: Recorded | None = None
+    left_out: list[str] = field(default_factory=list)  # what a replay could not place
 
     def table(self) -> str:
         c = self.course
         what = f"{self.source}" if self.source else f"course {c.name}"
+        span = (
+            f"the week of {c.week_of}" if c.weeks == 1 else f"the {c.weeks} weeks from {c.week_of}"
+        )
         lines = [
-            f"{what}: {self.requests} servers in the week of {c.week_of} "
+            f"{what}: {self.requests} servers in {span} "
             f"({c.timezone}); node {c.node.memory / 1024**3:g} GiB / {c.node.cpus:g} CPU "
             f"at ${c.node.price_per_hour}/h, boot {c.node.boot_seconds} s; "
             f"server {c.server.mem_reservation / 1024**3:g} GiB / {c.server.cpu_reservation:g} CPU",
@@ -101,6 +113,7 @@ class Report:
                 f"started; spawn wait p50 {_secs(_pct(rec.waits, 50))}, "
                 f"p95 {_secs(_pct(rec.waits, 95))}"
             )
+        lines.extend(self.left_out)
         return "\n".join(lines)
 
 
@@ -119,16 +132,20 @@ def simulate(
     config: AutoscalerConfig,
     trace: list[Request] | None = None,
     static_nodes: int | None = None,
+    hub: HubModel | None = None,
 ) -> Report:
-    """Every policy over `trace` (default: the course's own week)."""
+    """Every policy over `trace` (default: the course's own week). `hub`: the
+    swarmhub.yaml the servers run in (course windows, exams, the culler)."""
     if trace is None:
         if not course.sessions:
             raise SwarmhubError(f"course {course.name} has no sessions: nothing to simulate")
         trace = requests(course)
-    trace = [r for r in trace if r.arrival < WEEK]
+    if hub is not None:
+        trace = hub.sized(trace, week_start(course))
+    trace = [r for r in trace if r.arrival < span_seconds(course)]
     bound, peak = lower_bound(course, trace)
     results = [
-        run_autoscaler(course, trace, config, static_nodes),
+        run_autoscaler(course, trace, config, static_nodes, hub=hub),
         run_static(course, trace, peak),
         run_cpu_target(course, trace, config),
     ]
@@ -140,8 +157,7 @@ def replay(
 ) -> Report:
     """`simulate --replay FILE`: the recorded week through every policy.
     `only`: replay just that course's servers (by the events' course name)."""
-    from swarmhub.autoscaler.course import week_start
-    from swarmhub.autoscaler.sim_replay import course_for_replay, replay_requests
+    from swarmhub.autoscaler.sim_replay import course_for_replay, left_out, replay_requests
     from swarmhub.autoscaler.trace import read_events, visits
 
     events = read_events(path)
@@ -152,16 +168,22 @@ def replay(
     course = course_for_replay(course, events, cfg, target)
     found = visits(events)
     trace, used = replay_requests(
-        found, week_start(course), course.server.mem_reservation, course.server.cpu_reservation
+        found,
+        week_start(course),
+        course.server.mem_reservation,
+        course.server.cpu_reservation,
+        span_seconds(course),
     )
     config = autoscaler_config(course, cfg.autoscaler)
-    report = simulate(course, config, trace, static_pool_size(course, cfg, target, config))
+    hub = HubModel(cfg) if cfg is not None else None
+    report = simulate(course, config, trace, static_pool_size(course, cfg, target, config), hub)
     report.source = f"replay of {path}" + (f" (course {only})" if only else "")
     report.recorded = Recorded(
         servers=len(used),
         never_started=sum(1 for v in found if v.started is None),
         waits=[v.wait for v in used if v.wait is not None],
     )
+    report.left_out = left_out(found, used)
     return report
 
 
@@ -209,7 +231,10 @@ def main(
     else:
         config = autoscaler_config(course, cfg.autoscaler)
         report = simulate(
-            course, config, static_nodes=static_pool_size(course, cfg, target, config)
+            course,
+            config,
+            static_nodes=static_pool_size(course, cfg, target, config),
+            hub=HubModel(cfg) if cfg is not None else None,
         )
     print(report.table())
     auto = report.results[0]

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import ValidationError, field_validator, model_validator
 
-from swarmhub.config.autoscaler import AutoscalerConfig
+from swarmhub.config.autoscaler import AutoscalerConfig, calendar_defaults
 from swarmhub.config.aws import AwsConfig
 from swarmhub.config.courses import CONFIG_DIR, Course
 from swarmhub.config.hub import HubConfig, QuotaConfig, ServersConfig
@@ -66,6 +66,12 @@ class Config(Strict):
     aws: AwsConfig | None = None
     # Classes: rosters, staff, profiles, meeting times and dates (docs/courses.md).
     courses: list[Course] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _calendar(cls, data: object) -> object:
+        # With a calendar, min_nodes defaults to 0 (config/autoscaler.py).
+        return calendar_defaults(data)
 
     @field_validator("name")
     @classmethod

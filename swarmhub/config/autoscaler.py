@@ -87,7 +87,32 @@ class BusyWindow(Strict):
         return self
 
 
+def calendar_defaults(data: object) -> object:
+    """The raw swarmhub.yaml with the autoscaler's calendar defaults filled in.
+
+    With a calendar (any `courses:` entry, or an `autoscaler.schedule` window)
+    the hub knows when a class works, so `min_nodes` defaults to 0: the windows
+    pre-warm what a class needs, and a node idling all week costs more than the
+    first student of a quiet hour waiting for a boot (docs/autoscaler.md,
+    "The default is the tuned one"). Without one it stays 1. Set, it is kept.
+    """
+    if not isinstance(data, dict):
+        return data
+    auto = data.get("autoscaler")
+    auto = auto if isinstance(auto, dict) else {} if auto is None else None
+    if auto is None or "min_nodes" in auto:
+        return data
+    if data.get("courses") or auto.get("schedule"):
+        return {**data, "autoscaler": {**auto, "min_nodes": 0}}
+    return data
+
+
 class AutoscalerConfig(Strict):
+    @property
+    def window_lead(self) -> int:
+        """How long before a busy window's start its nodes are asked for."""
+        return self.node_boot_seconds + self.early_seconds
+
     # Off: the swarm keeps the nodes deploy started.
     enabled: bool = True
     # Nodes kept even when nobody works.
@@ -102,6 +127,9 @@ class AutoscalerConfig(Strict):
     scale_out_cooldown: int = Field(default=60, ge=0, description="seconds")
     # How long a node takes from request to Ready; busy windows start this early.
     node_boot_seconds: int = Field(default=120, ge=0, description="seconds")
+    # Students come early: a busy window's nodes are Ready this long before its
+    # start (they are asked for node_boot_seconds before that).
+    early_seconds: int = Field(default=600, ge=0, description="seconds")
     # How often it looks at demand and nodes.
     poll_interval: int = Field(default=15, gt=0, description="seconds")
     # A node the swarm has seen down (engine dead, network cut) this long is

@@ -61,6 +61,15 @@ class Capacity:
     cpu: float  # and CPUs
 
 
+def _capacity_of(workers: list[NodeUsage]) -> Capacity:
+    sized = [n for n in workers if n.mem_total > 0]
+    return Capacity(
+        len(sized),
+        max((n.mem_total for n in sized), default=0),
+        max((n.cpu_total for n in sized), default=0.0),
+    )
+
+
 class Ledger:
     """Reservations placed in the last moments, not yet visible in the swarm.
 
@@ -97,14 +106,10 @@ class Ledger:
                 self._snapshot, _ = snapshot(api)
                 self._nodes = api.nodes() if image and image_label(image) else []
                 self._snapshot_at = now
+                # every new snapshot, so an oversized server is refused at once
+                self._capacity = _capacity_of(self._snapshot)
             elif image and image_label(image) and not self._nodes:
                 self._nodes = api.nodes()
-                sized = [n for n in self._snapshot if n.mem_total > 0]
-                self._capacity = Capacity(
-                    len(sized),
-                    max((n.mem_total for n in sized), default=0),
-                    max((n.cpu_total for n in sized), default=0.0),
-                )
             nodes = [dataclasses.replace(n) for n in self._snapshot]
             if image and image_label(image):
                 having = {n["ID"] for n in self._nodes if carries(n, image)}

@@ -12,85 +12,18 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from tornado import web
 
 from swarmhub.config.types import format_size
-
-DEFAULT = "default"
-
-
-@dataclass(frozen=True)
-class Choice:
-    name: str
-    display_name: str
-    description: str
-    image: str
-    mem_limit: int
-    mem_reservation: int
-    cpu_limit: float
-    cpu_reservation: float
-
-
-def default_choice(servers, default_image: str) -> Choice:
-    """The `servers` defaults as a choice: what a user gets when no profile is offered."""
-    return Choice(
-        name=DEFAULT,
-        display_name="Default",
-        description="",
-        image=default_image,
-        mem_limit=servers.mem_limit,
-        mem_reservation=servers.mem_reservation,
-        cpu_limit=servers.cpu_limit,
-        cpu_reservation=servers.cpu_reservation,
-    )
-
-
-def choices(servers, default_image: str) -> list[Choice]:
-    """The choices a user has, first one the default. `servers` is a ServersConfig."""
-    if not servers.profiles:
-        return [default_choice(servers, default_image)]
-    out = []
-    for p in servers.profiles:
-        mem_limit = p.mem_limit if p.mem_limit is not None else servers.mem_limit
-        cpu_limit = p.cpu_limit if p.cpu_limit is not None else servers.cpu_limit
-        mem_reservation = p.mem_reservation
-        if mem_reservation is None:
-            # A bigger profile must not reserve more than it may use.
-            mem_reservation = min(servers.mem_reservation, mem_limit)
-        cpu_reservation = p.cpu_reservation
-        if cpu_reservation is None:
-            cpu_reservation = min(servers.cpu_reservation, cpu_limit)
-        out.append(
-            Choice(
-                name=p.name,
-                display_name=p.display_name,
-                description=p.description,
-                image=p.image or default_image,
-                mem_limit=mem_limit,
-                mem_reservation=mem_reservation,
-                cpu_limit=cpu_limit,
-                cpu_reservation=cpu_reservation,
-            )
-        )
-    return out
-
-
-def resolve(options: dict | None, available: list[Choice]) -> Choice:
-    """The choice `options` (a user's request) names; ValueError says why it is refused."""
-    options = dict(options or {})
-    name = options.pop("profile", None)
-    if options:
-        keys = ", ".join(sorted(map(str, options)))
-        raise ValueError(f"unsupported server options: {keys}; choose a profile instead")
-    if name is None:
-        return available[0]
-    by_name = {c.name: c for c in available}
-    if not isinstance(name, str) or name not in by_name:
-        names = ", ".join(by_name)
-        raise ValueError(f"no profile named {str(name)[:64]!r}; the choices are: {names}")
-    return by_name[name]
+from swarmhub.courses.sizing import (  # noqa: F401 - the hub's names for the one rule
+    DEFAULT,
+    Catalogue,
+    Choice,
+    choices,
+    default_choice,
+    resolve,
+)
 
 
 def form(available: list[Choice]) -> str:
@@ -125,64 +58,47 @@ def applier(available: list[Choice]) -> Callable:
     return Offer(available, available[0]).apply
 
 
-class Offer:
+class Offer(Catalogue):
     """What each user may pick, decided at their spawn from their course groups.
 
     A student of a course that applies sees its profiles (and the ones no course
     names); a user in no such course sees the default offer. The hook also gives
-    the server its course folders (swarmhub.hub.courses.mounts) and, during an
-    exam window of the student's course, reserves the whole limit so no exam
-    server is squeezed by a neighbour.
+    the server its course folders (swarmhub.hub.courses.mounts) and its size
+    from the one rule (swarmhub.courses.sizing): during an exam window of the
+    student's course, reservation = limit.
     """
 
     def __init__(self, available: list[Choice], fallback: Choice, courses=(), clock=None):
         from swarmhub.config.courses import utcnow
 
-        self.available = available
-        self.fallback = fallback
-        self.courses = list(courses)
+        super().__init__(available, fallback, courses)
         self.clock = clock or utcnow
 
-    def membership(self, spawner, now):
-        from swarmhub.hub import courses
-
+    def user_membership(self, spawner, now):
         groups = {g.name for g in getattr(spawner.user, "groups", None) or []}
-        return courses.membership(self.courses, groups, now)
-
-    def for_membership(self, m) -> list[Choice]:
-        from swarmhub.hub import courses
-
-        if not self.courses:
-            return self.available
-        names = courses.offered([c.name for c in self.available], self.courses, m)
-        mine = [c for c in self.available if c.name in names]
-        return mine or [self.fallback]
+        return self.membership(groups, now)
 
     def form(self, spawner) -> str:
         """`Spawner.options_form`, per user."""
-        return form(self.for_membership(self.membership(spawner, self.clock())))
+        return form(self.for_membership(self.user_membership(spawner, self.clock())))
 
     def apply(self, spawner, user_options: dict) -> None:
         from swarmhub.hub import courses
 
         now = self.clock()
-        m = self.membership(spawner, now)
+        m = self.user_membership(spawner, now)
         try:
-            choice = resolve(user_options, self.for_membership(m))
+            size = self.size(user_options, m, now)
         except ValueError as e:
             err = web.HTTPError(400, str(e))
             err.jupyterhub_message = str(e)
             raise err from None
+        choice, exam = size.choice, size.exam
         spawner.image = choice.image
         spawner.mem_limit = choice.mem_limit
-        spawner.mem_guarantee = choice.mem_reservation
         spawner.cpu_limit = choice.cpu_limit
-        spawner.cpu_guarantee = choice.cpu_reservation
-        exam = courses.exam_now(m, now) if self.courses else None
-        if exam is not None:
-            # An exam's server gets what it may use set aside: guarantee = limit.
-            spawner.mem_guarantee = choice.mem_limit
-            spawner.cpu_guarantee = choice.cpu_limit
+        spawner.mem_guarantee = size.mem
+        spawner.cpu_guarantee = size.cpu
         if hasattr(spawner, "course_mounts"):
             spawner.course = courses.course_for(m, choice.name)
             spawner.course_mounts = courses.mounts(

@@ -26,25 +26,10 @@ from docker.types import RestartPolicy, ServiceMode
 from swarmhub.errors import SwarmhubError
 from swarmhub.lifecycle.interfaces import SwarmNode
 from swarmhub.swarm import labels
-from swarmhub.swarm.nodes import set_availability
+from swarmhub.swarm.nodes import set_availability, user_servers_on
 
 log = logging.getLogger("swarmhub.lifecycle")
 
-# Task states in which a container exists or is about to (docker/swarmkit's
-# TaskState order: anything before "complete" is still alive).
-LIVE_TASK_STATES = frozenset(
-    {
-        "new",
-        "allocated",
-        "pending",
-        "assigned",
-        "accepted",
-        "preparing",
-        "ready",
-        "starting",
-        "running",
-    }
-)
 _PROBE_FAILED = frozenset({"failed", "rejected", "shutdown", "orphaned", "remove"})
 
 
@@ -102,22 +87,7 @@ class DockerSwarm:
             return  # already gone
 
     def user_servers(self, node_id: str) -> list[str]:
-        services = self._docker.api.services(filters={"label": f"{labels.USER_SERVER}=true"})
-        owners = {
-            s["ID"]: (s["Spec"].get("Labels") or {}).get(labels.USER) or s["Spec"]["Name"]
-            for s in services
-        }
-        if not owners:
-            return []
-        tasks = self._docker.api.tasks(filters={"node": node_id})
-        return sorted(
-            {
-                owners[t["ServiceID"]]
-                for t in tasks
-                if t.get("ServiceID") in owners
-                and t.get("Status", {}).get("State") in LIVE_TASK_STATES
-            }
-        )
+        return user_servers_on(self._docker.api, node_id)
 
     def remove(self, node_id: str) -> None:
         try:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 
-from swarmhub.swarm import labels
-from swarmhub.swarm.state import LIVE_TASK_STATES
+from swarmhub.swarm.state import live_user_tasks, owners
 
 
 def set_availability(api, node_id: str, value: str, attempts: int = 3) -> None:
@@ -36,20 +35,13 @@ def set_availability(api, node_id: str, value: str, attempts: int = 3) -> None:
 
 
 def user_servers_on(api, node_id: str) -> list[str]:
-    """Names of the user-server services with a live task on the node."""
-    services = {
-        s["ID"]: s["Spec"]["Name"]
-        for s in api.services(filters={"label": f"{labels.USER_SERVER}=true"})
-    }
-    if not services:
-        return []
-    return sorted(
-        {
-            services[t["ServiceID"]]
-            for t in api.tasks(filters={"node": node_id, "desired-state": "running"})
-            if t["ServiceID"] in services and t["Status"]["State"] in LIVE_TASK_STATES
-        }
-    )
+    """The users whose server has a live task on the node.
+
+    Reads that node's user tasks only (and the services not seen before), so a
+    drain's wait costs what the node hosts, not what the whole swarm does.
+    """
+    tasks = live_user_tasks(api, node_id)
+    return sorted(set(owners(api, {t["ServiceID"] for t in tasks}).values()))
 
 
 def is_ready(api, node_id: str) -> bool:

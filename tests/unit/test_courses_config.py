@@ -192,3 +192,18 @@ def test_the_example_s_commented_courses_block_is_valid(tmp_path):
     )
     (course,) = load_config(tmp_path / "swarmhub.yaml").courses
     assert course.roster == ["alice", "bob", "dave"] and course.windows[1].kind == "exam"
+
+
+# --- the autoscaler's defaults with a calendar (issue 22) -----------------------
+
+
+def test_with_a_calendar_min_nodes_defaults_to_zero():
+    assert _cfg(_course()).autoscaler.min_nodes == 0
+    window = {"days": ["tue"], "start": "14:00", "end": "16:00", "min_nodes": 2}
+    assert parse_config({"autoscaler": {"schedule": [window]}}, "t").autoscaler.min_nodes == 0
+
+
+def test_without_a_calendar_or_when_set_min_nodes_is_kept():
+    assert parse_config({}, "t").autoscaler.min_nodes == 1
+    assert _cfg(_course(), autoscaler={"min_nodes": 1}).autoscaler.min_nodes == 1
+    assert _cfg(_course(), autoscaler=None).autoscaler.min_nodes == 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from swarmhub.autoscaler import schedule
 from swarmhub.config import parse_config
+from swarmhub.courses import calendar as schedule
 
 WINDOW = {"days": ["tue"], "start": "14:00", "end": "16:00", "timezone": "UTC"}
 CFG = parse_config(

@@ -25,6 +25,7 @@ def cfg(**kw) -> AutoscalerConfig:
         scale_in_cooldown=600,
         scale_out_cooldown=60,
         node_boot_seconds=120,
+        early_seconds=0,
     )
     base.update(kw)
     return AutoscalerConfig(**base)
@@ -204,6 +205,14 @@ def test_schedule_window_ahead_of_time_across_dst(now, expected):
     assert plan.desired == expected
     if expected:
         assert plan.reason == "scale out 0 -> 6: schedule tue 14:00-17:00 Europe/Berlin needs 6"
+
+
+def test_students_come_early_a_window_is_ready_early_seconds_before_it():
+    # boot 120 s + early 600 s: asked for at 13:48 local (12:48Z in winter)
+    s = state([], config=cfg(schedule=[LAB], node_boot_seconds=120, early_seconds=600))
+    assert decide(s, utc(2025, 3, 25, 12, 47, 59)).desired == 0
+    assert decide(s, utc(2025, 3, 25, 12, 48, 0)).desired == 6
+    assert AutoscalerConfig().early_seconds == 600  # the default
 
 
 def test_schedule_floor_keeps_empty_nodes_from_draining():

@@ -527,8 +527,11 @@ def test_docker_swarm_reads_engine_api_objects():
         "n1", "ip-10-0-1-5", "i-0598c7d356eba48d7", "ready", "active", "worker"
     )
     assert swarm.user_servers("n1") == ["alice", "jupyter-bob"]
-    api.services.assert_called_with(filters={"label": "swarmhub.user-server=true"})
-    api.tasks.assert_called_with(filters={"node": "n1"})
+    # The swarm filters: this node's user-server tasks, then only their services.
+    api.tasks.assert_called_with(filters={"label": "swarmhub.user-server=true", "node": "n1"})
+    api.services.assert_called_with(
+        filters={"label": "swarmhub.user-server=true", "id": ["other", "s1", "s2"]}
+    )
 
     swarm.drain("n1")
     api.update_node.assert_called_once_with(

@@ -1,4 +1,6 @@
-"""The schedule floor: at least N nodes during known busy windows.
+"""A class's calendar: the schedule floor, course windows, exams.
+
+The schedule floor: at least N nodes during known busy windows.
 
 A window "tue 14:00-17:00 Europe/Berlin, 6 nodes" is read in its own time
 zone, so it stays at 14:00 local across daylight-saving changes. It takes
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from swarmhub.config.autoscaler import AutoscalerConfig, BusyWindow
-from swarmhub.config.courses import course_windows
+from swarmhub.config.courses import Course, CourseWindow, course_windows
 
 if TYPE_CHECKING:
     from swarmhub.config import Config
@@ -118,9 +120,41 @@ def busy_windows(config: Config, now: datetime) -> list[BusyWindow]:
     return [*config.autoscaler.schedule, *course_windows(config.courses, now)]
 
 
+def exam_window(course: Course, now: datetime) -> CourseWindow | None:
+    """The course's exam window on at `now`, if any (the course applying is the
+    caller's question: see membership.membership)."""
+    for w in course.windows:
+        if w.kind == "exam" and window_active(w, now, 0):
+            return w
+    return None
+
+
+def date_edges(courses: list[Course], t0: datetime, span_seconds: float) -> list[float]:
+    """Every instant (seconds from `t0`, within the span) where a course starts or
+    ends applying: midnight of its start day and of the day after its end, in its
+    zone. With `window_edges`, where what the calendar says may change."""
+    out = set()
+    for c in courses:
+        tz = _zone(c.timezone)
+        for day in (c.start, c.end + timedelta(days=1)):
+            seconds = (datetime.combine(day, time(0), tzinfo=tz) - t0).total_seconds()
+            if 0 <= seconds <= span_seconds:
+                out.add(seconds)
+    return sorted(out)
+
+
 def with_courses(config: Config, now: datetime) -> AutoscalerConfig:
     """The autoscaler's config with the course windows in its schedule, as decide()
     reads it; built at each decision, so an ended course stops at its end date."""
-    if not config.courses:
-        return config.autoscaler
-    return config.autoscaler.model_copy(update={"schedule": busy_windows(config, now)})
+    return schedule_with(config.autoscaler, config.courses, now)
+
+
+def schedule_with(
+    autoscaler: AutoscalerConfig, courses: list[Course], now: datetime
+) -> AutoscalerConfig:
+    """`autoscaler` with the windows of the `courses` that apply at `now` added to
+    its schedule (production's autoscaler section, or a simulation's own)."""
+    if not courses:
+        return autoscaler
+    windows = [*autoscaler.schedule, *course_windows(courses, now)]
+    return autoscaler.model_copy(update={"schedule": windows})
