@@ -49,6 +49,29 @@ def pipeline(*args: str, config, check: bool = True, timeout: float = 1800):
     return proc
 
 
+# JupyterHub answers a list request with at most `api_page_max_limit` items
+# (200 by default) and says nothing of the rest unless the client asks for pages.
+PAGED = {"Accept": "application/jupyterhub-pagination+json"}
+
+
+def paged(get: Callable[[dict], requests.Response], params: dict, max_pages: int = 1000) -> list:
+    """Every item of a JupyterHub list endpoint: `get(params)` page by page."""
+    items: list = []
+    offset = 0
+    for _ in range(max_pages):
+        r = get({**params, "offset": offset})
+        r.raise_for_status()
+        body = r.json()
+        if isinstance(body, list):  # a hub that does not page answers everything at once
+            return items + body
+        items.extend(body["items"])
+        following = (body.get("_pagination") or {}).get("next")
+        if not following:
+            return items
+        offset = following["offset"]
+    raise RuntimeError(f"more than {max_pages} pages from the hub's API: stopped")
+
+
 @dataclass(frozen=True)
 class Health:
     """What the hub's health check said: healthy, slow (answers, late: busy, not
@@ -140,10 +163,9 @@ class HubClient:
         except requests.RequestException:
             return False
 
-    def users(self) -> list[dict]:
-        r = self.api("GET", "/users")
-        r.raise_for_status()
-        return r.json()
+    def users(self, **params) -> list[dict]:
+        """Every user (past the hub's page limit), e.g. users(state="active")."""
+        return paged(lambda p: self.api("GET", "/users", params=p, headers=PAGED), params)
 
     def ensure_user(self, user: str) -> None:
         r = self.api("POST", f"/users/{user}")

@@ -96,10 +96,14 @@ class Starting(dict):
 def hub_starting(session: requests.Session, api_url: str) -> Starting:
     """Users whose server the hub is starting (their task may not exist yet),
     with the options they asked for (the profile says how big the server is)."""
-    r = session.get(f"{api_url}/users", params={"state": "active"}, timeout=10)
-    r.raise_for_status()
+    from swarmhub.hubclient import PAGED, paged
+
+    users = paged(
+        lambda p: session.get(f"{api_url}/users", params=p, headers=PAGED, timeout=10),
+        {"state": "active"},
+    )
     out = Starting()
-    for user in r.json():
+    for user in users:
         for server in (user.get("servers") or {}).values():
             if server.get("pending") == "spawn":
                 out[user["name"]] = server.get("user_options") or {}
