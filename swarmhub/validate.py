@@ -62,6 +62,7 @@ def local_problems(cfg: Config, command: str) -> list[Problem]:
             loc = ("local", role)
             out.append(_problem(cfg, loc, _written(cfg, loc, path) + problem))
     out.extend(_larger_than_this_machine(cfg))
+    out.extend(_overlay_too_small(cfg, _this_machine()))
     needs = NEEDS[command]
     if "root" in needs and os.geteuid() != 0:
         out.append(
@@ -119,6 +120,25 @@ def _larger_than_this_machine(cfg: Config) -> list[Problem]:
     ]
 
 
+def _overlay_too_small(cfg: Config, node: tuple[int, float] | None) -> list[Problem]:
+    """Every server takes an overlay address: a subnet that cannot hold the
+    fullest fleet the config allows fails at the end of term, not now."""
+    from swarmhub.courses.sizing import choices
+    from swarmhub.swarm.network import overlay_problem
+
+    if node is None:
+        return []
+    sizes = [(c.mem_reservation, c.cpu_reservation) for c in choices(cfg.servers, "")]
+    nodes = max(cfg.autoscaler.max_nodes, cfg.local.workers if cfg.aws is None else 0)
+    line = overlay_problem(cfg.swarm.overlay_subnet, nodes, *node, sizes)
+    if not line:
+        return []
+    loc = ("swarm", "overlay_subnet")
+    return [
+        _problem(cfg, loc, _written(cfg, loc, cfg.swarm.overlay_subnet) + "is too small: " + line)
+    ]
+
+
 def aws_problems(cfg: Config, command: str) -> list[Problem]:
     """The AWS target's checks that need no AWS call."""
     if cfg.aws is None:
@@ -142,6 +162,9 @@ def aws_problems(cfg: Config, command: str) -> list[Problem]:
                 "when aws.fleet.domain is set; remove it",
             )
         )
+    from swarmhub.config.nodes import worker_size
+
+    out.extend(_overlay_too_small(cfg, worker_size(cfg.aws.fleet.worker_instance_type)))
     needs = NEEDS[command]
     if "sign-in" in needs and cfg.hub.auth.kind == "accounts":
         out.append(

@@ -64,11 +64,3 @@ def overlay_problem(
         f"endpoint) + {SYSTEM_ADDRESSES} for the hub's services): widen it to a /{prefix} "
         f"or lower max_nodes to {fits_nodes}"
     )
-
-
-def this_machine() -> tuple[int, float]:
-    """(memory bytes, CPUs) of this machine: a local node's size (local nodes
-    report the host's)."""
-    import os
-
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), float(os.cpu_count() or 1)

@@ -317,3 +317,20 @@ def test_the_local_target_s_root_and_bake_come_first(tmp_path, monkeypatch):
     # validate itself needs no root.
     assert CliRunner().invoke(cli.main, ["validate", "--config", str(path)]).exit_code == 0
     assert not (tmp_path / "state").exists()
+
+
+def test_an_overlay_too_small_for_the_fullest_fleet_is_refused_with_its_numbers(tmp_path):
+    # 100 nodes of this machine (16G or more) at 256M a server: 64 or more servers
+    # a node, more than a /20's 4,093 addresses.
+    text = (
+        "swarm:\n  overlay_subnet: 10.214.0.0/20\n"
+        "servers:\n  mem_reservation: 256M\n  cpu_reservation: 0.01\n"
+        "autoscaler:\n  max_nodes: 100\n"
+    )
+    path, result = validate(tmp_path, text)
+    assert result.exit_code == 1, result.output
+    line = next(x for x in result.output.splitlines() if "overlay_subnet" in x)
+    assert f"{path}:2:" in line and "is too small" in line and "4,093 addresses" in line
+    assert "widen it to a /" in line and "or lower max_nodes to " in line
+    _, result = validate(tmp_path, text.replace("/20", "/16"))
+    assert result.exit_code == 0, result.output
