@@ -69,3 +69,20 @@ def test_github_needs_its_admins_named(tmp_path):
     assert result.exit_code == 1
     assert "give --admin LOGIN" in result.output
     assert not path.exists()
+
+
+def test_init_leaves_min_nodes_to_the_calendar_default(tmp_path):
+    """init writes no min_nodes, so once the operator adds the class's calendar
+    the tuned default (0, windows pre-warm) applies instead of a node idling all week."""
+    import yaml
+
+    from swarmhub.config import parse_config
+    from swarmhub.init import render
+
+    text = render(target="aws", class_size=60, sign_in="github", region="eu-west-1")
+    data = yaml.safe_load(text.replace("CHANGE-ME", "my-org"))
+    data["hub"]["auth"]["github"]["client_id"] = "Iv1.0123456789abcdef"
+    assert "min_nodes" not in data["autoscaler"]
+    data["courses"] = [{"name": "intro", "roster": ["ada"], "start": "2026-09-01",
+                        "end": "2099-12-20"}]  # fmt: skip
+    assert parse_config(data, "t").autoscaler.min_nodes == 0
