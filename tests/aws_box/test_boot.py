@@ -1,0 +1,146 @@
+"""The box's first scenario: an instance moto launches really boots.
+
+An Auto Scaling group launches from a launch template whose user-data is a
+shell script; the box boots a machine for the instance (systemd as PID 1),
+cloud-init fetches the user-data from the box's metadata service with an
+IMDSv2 token and runs it, and the marker it writes (the instance id it read
+from the metadata service) is on the machine's disk. Scaling the group in
+makes moto terminate the instance and the box powers the machine off.
+User-data over EC2's 16,384-byte limit is never booted.
+
+Needs root, systemd-nspawn and debootstrap (the first run builds the image,
+~5 min; later runs find it in /var/cache/swarmhub-box).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+
+import boto3
+import pytest
+
+import box.__main__ as cli
+from box import controller, machine
+from tests.conftest import require_tool
+
+pytestmark = pytest.mark.integration
+
+MARKER = "var/lib/box-marker"
+USER_DATA = """#!/bin/sh
+set -eu
+token=$(curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
+  http://169.254.169.254/latest/api/token)
+curl -sf -H "X-aws-ec2-metadata-token: $token" \
+  http://169.254.169.254/latest/meta-data/instance-id > /var/lib/box-marker.tmp
+mv /var/lib/box-marker.tmp /var/lib/box-marker
+"""
+
+
+def _client(service: str, endpoint: str):
+    return boto3.client(
+        service,
+        region_name=controller.REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="box",
+        aws_secret_access_key="box",
+    )
+
+
+def _wait(what: str, check, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(1)
+    pytest.fail(f"{what}: not within {timeout:.0f} s; box status {cli.status()}")
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    require_tool("systemd-nspawn")
+    require_tool("debootstrap")
+    if os.geteuid() != 0:
+        pytest.fail("the box needs root (namespaces, mounts, nspawn)")
+    cli.down()
+    try:
+        yield cli.up(timeout=120)
+    finally:
+        cli.down()
+    assert not any(p.name.startswith("i-") for p in machine.STATE.iterdir())
+
+
+def _network(ec2):
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    return ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+
+
+def _image(ec2) -> str:
+    return ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+
+
+def test_an_asg_instance_boots_runs_its_user_data_and_stops_on_scale_in(endpoint):
+    ec2, asg = _client("ec2", endpoint), _client("autoscaling", endpoint)
+    subnet = _network(ec2)
+    ec2.create_launch_template(
+        LaunchTemplateName="box-worker",
+        LaunchTemplateData={
+            "ImageId": _image(ec2),
+            "InstanceType": "t3.medium",
+            "UserData": base64.b64encode(USER_DATA.encode()).decode(),
+            "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 1},
+        },
+    )
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="box-workers",
+        LaunchTemplate={"LaunchTemplateName": "box-worker", "Version": "$Latest"},
+        MinSize=0,
+        MaxSize=1,
+        DesiredCapacity=1,
+        VPCZoneIdentifier=subnet,
+    )
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["box-workers"])
+    instance_id = group["AutoScalingGroups"][0]["Instances"][0]["InstanceId"]
+
+    entry = _wait(
+        "the machine reaches multi-user",
+        lambda: (s := cli.status().get(instance_id, {})).get("state") == "running" and s,
+        240,
+    )
+    assert entry["systemd"] in ("running", "degraded")
+    marker = machine.STATE / instance_id / "upper" / MARKER
+    seen = _wait(
+        "cloud-init ran the user-data", lambda: marker.exists() and marker.read_text(), 120
+    )
+    assert seen == instance_id
+
+    asg.update_auto_scaling_group(AutoScalingGroupName="box-workers", MinSize=0, DesiredCapacity=0)
+    _wait(
+        "the machine stops after scale-in",
+        lambda: cli.status().get(instance_id, {}).get("state") == "stopped",
+        120,
+    )
+    assert not machine.alive(entry["pid"])
+
+
+def test_user_data_over_ec2s_limit_is_not_booted_and_says_so(endpoint):
+    ec2 = _client("ec2", endpoint)
+    subnet = _network(ec2)
+    big = "#!/bin/sh\n" + "#" * 16384 + "\n"
+    reservation = ec2.run_instances(
+        ImageId=_image(ec2), MinCount=1, MaxCount=1, SubnetId=subnet, UserData=big
+    )
+    instance_id = reservation["Instances"][0]["InstanceId"]
+
+    entry = _wait(
+        "the box refuses the instance",
+        lambda: (s := cli.status().get(instance_id, {})).get("state") == "refused" and s,
+        60,
+    )
+    assert "16395 bytes" in entry["reason"]
+    tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [instance_id]}])["Tags"]
+    assert {t["Key"] for t in tags} >= {controller.REFUSED_TAG}
+    assert not (machine.STATE / instance_id).exists()
+    ec2.terminate_instances(InstanceIds=[instance_id])
