@@ -80,6 +80,7 @@ def down(timeout: float = 180) -> None:
             if entry.is_dir() and entry.name.startswith("i-"):
                 m = machine.Machine(entry.name, "", 0, "", entry)
                 machine.remove(m)
+    machine.cgroups_remove_all()
     network.down()
     controller.STATUS.unlink(missing_ok=True)
 

@@ -192,6 +192,16 @@ def _cgroup_remove(machine: Machine) -> None:
             directory.rmdir()
 
 
+def cgroups_remove_all() -> None:
+    """Remove the box's parent cgroups once no machine is left (at `down`)."""
+    parents = {d.parent for d in _cgroup_dirs(Machine("i-none", "", 0, "", STATE))}
+    for parent in parents:
+        try:
+            parent.rmdir()
+        except OSError:
+            pass
+
+
 def boot(machine: Machine, netns: str, bridge: str) -> None:
     """Start systemd-nspawn in the box's namespace; returns once it runs."""
     log = open(machine.dir / "console.log", "ab")  # noqa: SIM115 - the child keeps it
