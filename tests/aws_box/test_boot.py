@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -35,6 +36,16 @@ token=$(curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
 curl -sf -H "X-aws-ec2-metadata-token: $token" \
   http://169.254.169.254/latest/meta-data/instance-id > /var/lib/box-marker.tmp
 mv /var/lib/box-marker.tmp /var/lib/box-marker
+"""
+
+# An image made of the machine's own /bin/sh (no registry in the box), run by its dockerd.
+ENGINE_CHECK = """
+docker info --format '{{.Driver}}'
+tar -C / -ch bin/sh lib/x86_64-linux-gnu/libc.so.6 lib64/ld-linux-x86-64.so.2 \\
+  | docker import - mini >/dev/null
+docker run --rm mini /bin/sh -c 'echo container-ran'
+docker swarm init --advertise-addr "$(hostname -I | cut -d' ' -f1)" >/dev/null
+docker info --format '{{.Swarm.LocalNodeState}}'
 """
 
 
@@ -115,6 +126,12 @@ def test_an_asg_instance_boots_runs_its_user_data_and_stops_on_scale_in(endpoint
         "cloud-init ran the user-data", lambda: marker.exists() and marker.read_text(), 120
     )
     assert seen == instance_id
+
+    # The machine can be a swarm node: its own dockerd runs containers and inits a swarm.
+    m = machine.Machine(instance_id, entry["private_ip"], 24, "", Path(entry["dir"]), entry["pid"])
+    engine = machine.inside(m, ["sh", "-ec", ENGINE_CHECK], timeout=120)
+    assert engine.returncode == 0, engine.stderr
+    assert engine.stdout.split() == ["overlay2", "container-ran", "active"]
 
     asg.update_auto_scaling_group(AutoScalingGroupName="box-workers", MinSize=0, DesiredCapacity=0)
     _wait(
