@@ -212,5 +212,5 @@ def test_an_archive_entry_leaving_the_home_is_refused(site):
     (homes.parent / "m.json").write_text(json.dumps(manifest))
     store.put("intro/eve/20260101T000000Z.manifest.json", homes.parent / "m.json")
     with pytest.raises(SwarmhubError, match="leaves the home: refused"):
-        _restore(cfg)
+        _restore(cfg, store=store)
     assert not (secret / "cron-job").exists()
