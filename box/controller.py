@@ -23,7 +23,7 @@ from pathlib import Path
 
 import boto3
 
-from box import imds, machine, network
+from box import imds, machine, network, tls
 from box.image import BoxError
 
 MOTO_PORT = 5000
@@ -246,6 +246,8 @@ def serve(tree: Path) -> None:
     service.start()
     endpoint = f"http://127.0.0.1:{MOTO_PORT}"
     controller = Controller(tree, endpoint, service)
+    # AWS's https names, as the machines resolve them (tls.py), reach moto.
+    tls.forward(network.NS_ADDRESS, ("127.0.0.1", MOTO_PORT), controller.stopping)
 
     def on_term(*_):
         controller.stopping.set()

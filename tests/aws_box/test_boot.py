@@ -14,17 +14,13 @@ Needs root, systemd-nspawn and debootstrap (the first run builds the image,
 
 from __future__ import annotations
 
-import base64
-import os
-import time
 from pathlib import Path
 
-import boto3
 import pytest
 
 import box.__main__ as cli
 from box import controller, machine
-from tests.conftest import require_tool
+from tests.aws_box.conftest import ami, client, group_instance, network, running, wait, worker_group
 
 pytestmark = pytest.mark.integration
 
@@ -49,82 +45,16 @@ docker info --format '{{.Swarm.LocalNodeState}}'
 """
 
 
-def _client(service: str, endpoint: str):
-    return boto3.client(
-        service,
-        region_name=controller.REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="box",
-        aws_secret_access_key="box",
-    )
-
-
-def _wait(what: str, check, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(1)
-    pytest.fail(f"{what}: not within {timeout:.0f} s; box status {cli.status()}")
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    require_tool("systemd-nspawn")
-    require_tool("debootstrap")
-    if os.geteuid() != 0:
-        pytest.fail("the box needs root (namespaces, mounts, nspawn)")
-    cli.down()
-    try:
-        yield cli.up(timeout=120)
-    finally:
-        cli.down()
-    assert not any(p.name.startswith("i-") for p in machine.STATE.iterdir())
-
-
-def _network(ec2):
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    return ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-
-
-def _image(ec2) -> str:
-    return ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-
-
 def test_an_asg_instance_boots_runs_its_user_data_and_stops_on_scale_in(endpoint):
-    ec2, asg = _client("ec2", endpoint), _client("autoscaling", endpoint)
-    subnet = _network(ec2)
-    ec2.create_launch_template(
-        LaunchTemplateName="box-worker",
-        LaunchTemplateData={
-            "ImageId": _image(ec2),
-            "InstanceType": "t3.medium",
-            "UserData": base64.b64encode(USER_DATA.encode()).decode(),
-            "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 1},
-        },
-    )
-    asg.create_auto_scaling_group(
-        AutoScalingGroupName="box-workers",
-        LaunchTemplate={"LaunchTemplateName": "box-worker", "Version": "$Latest"},
-        MinSize=0,
-        MaxSize=1,
-        DesiredCapacity=1,
-        VPCZoneIdentifier=subnet,
-    )
-    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["box-workers"])
-    instance_id = group["AutoScalingGroups"][0]["Instances"][0]["InstanceId"]
+    ec2, asg = client("ec2", endpoint), client("autoscaling", endpoint)
+    subnet = network(ec2)
+    worker_group(ec2, asg, subnet, "box-workers", USER_DATA, 1)
+    instance_id = group_instance(asg, "box-workers")
 
-    entry = _wait(
-        "the machine reaches multi-user",
-        lambda: (s := cli.status().get(instance_id, {})).get("state") == "running" and s,
-        240,
-    )
+    entry = running(instance_id)
     assert entry["systemd"] in ("running", "degraded")
     marker = machine.STATE / instance_id / "upper" / MARKER
-    seen = _wait(
-        "cloud-init ran the user-data", lambda: marker.exists() and marker.read_text(), 120
-    )
+    seen = wait("cloud-init ran the user-data", lambda: marker.exists() and marker.read_text(), 120)
     assert seen == instance_id
 
     # The machine can be a swarm node: its own dockerd runs containers and inits a swarm.
@@ -134,7 +64,7 @@ def test_an_asg_instance_boots_runs_its_user_data_and_stops_on_scale_in(endpoint
     assert engine.stdout.split() == ["overlay2", "container-ran", "active"]
 
     asg.update_auto_scaling_group(AutoScalingGroupName="box-workers", MinSize=0, DesiredCapacity=0)
-    _wait(
+    wait(
         "the machine stops after scale-in",
         lambda: cli.status().get(instance_id, {}).get("state") == "stopped",
         120,
@@ -143,15 +73,15 @@ def test_an_asg_instance_boots_runs_its_user_data_and_stops_on_scale_in(endpoint
 
 
 def test_user_data_over_ec2s_limit_is_not_booted_and_says_so(endpoint):
-    ec2 = _client("ec2", endpoint)
-    subnet = _network(ec2)
+    ec2 = client("ec2", endpoint)
+    subnet = network(ec2)
     big = "#!/bin/sh\n" + "#" * 16384 + "\n"
     reservation = ec2.run_instances(
-        ImageId=_image(ec2), MinCount=1, MaxCount=1, SubnetId=subnet, UserData=big
+        ImageId=ami(ec2), MinCount=1, MaxCount=1, SubnetId=subnet, UserData=big
     )
     instance_id = reservation["Instances"][0]["InstanceId"]
 
-    entry = _wait(
+    entry = wait(
         "the box refuses the instance",
         lambda: (s := cli.status().get(instance_id, {})).get("state") == "refused" and s,
         60,
