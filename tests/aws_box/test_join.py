@@ -143,6 +143,8 @@ def test_the_real_worker_user_data_joins_the_managers_swarm_and_scale_in_stops_i
     worker = _machine(cli.status()[worker_id], worker_id)
     join = machine.inside(worker, ["systemctl", "is-active", "swarmhub-join.service"])
     assert join.stdout.strip() == "active"
+    log = machine.inside(worker, ["journalctl", "-b", "-o", "cat", "-u", "swarmhub-join.service"])
+    assert f"swarm-join: joined {manager_ip}:2377 as a worker" in log.stdout, log.stdout
     print(
         f"\nbox: desired capacity 1 -> node Ready {to_ready:.1f} s; "
         f"machine boot (moto running -> multi-user) {worker_entry['boot_seconds']} s"
