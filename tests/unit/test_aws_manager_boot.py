@@ -39,7 +39,6 @@ ENV = {
 def user_data() -> str:
     names = re.findall(r"(?<!\$)\$\{(\w+)\}", TEMPLATE.read_text())
     values = {name: f"<{name}>" for name in names}
-    values["hub_config_b64gz"] = ""
     values["domain"] = ""
     return render_tftpl(TEMPLATE, values)
 
