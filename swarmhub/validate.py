@@ -110,7 +110,8 @@ def aws_problems(cfg: Config, command: str) -> list[Problem]:
                 "see swarmhub.example.yaml",
             )
         ]
-    out = []
+    # What deploy and bake refuse later, in their words (AwsConfig.refusals).
+    out = [_problem(cfg, r.field, f"{r.message}; {r.hint}") for r in cfg.aws.refusals(command)]
     needs = NEEDS[command]
     if "sign-in" in needs and cfg.hub.auth.kind == "accounts":
         out.append(

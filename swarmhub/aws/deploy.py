@@ -141,11 +141,8 @@ def render_tfvars(cfg, amis: dict[str, str], *, running: bool = True) -> dict:
 def backend_config(cfg) -> list[str]:
     """`-backend-config` items for the S3 backend (the partial config in versions.tf)."""
     backend = cfg.aws.fleet.backend
-    if backend.bucket is None:
-        raise SwarmhubError(
-            "aws.fleet.backend.bucket is not set: Terraform needs an S3 bucket for its state",
-            hint="create a private, versioned bucket once (see docs/aws.md) and name it there",
-        )
+    for refusal in cfg.aws.refusals("deploy"):  # what `validate` says too
+        raise SwarmhubError(refusal.message, hint=refusal.hint)
     items = [
         f"bucket={backend.bucket}",
         f"key={backend.key}",

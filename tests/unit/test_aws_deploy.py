@@ -707,3 +707,48 @@ def test_tfvars_carry_the_chef_organization_only_with_a_chef_server():
     assert deploy.render_tfvars(cfg, amis)["chef_organization"] == "acme"
     off = parse_config({"aws": {"region": REGION, "fleet": {"chef_server": False}}}, source="t")
     assert "chef_organization" not in deploy.render_tfvars(off, {"worker": amis["worker"]})
+
+
+# ------------------------------------------------------------------ validate = deploy = bake
+
+
+def _validate_lines(tmp_path, config: dict) -> tuple[int, list[str]]:
+    import yaml
+    from click.testing import CliRunner
+
+    from swarmhub import cli
+
+    path = tmp_path / "swarmhub.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(cli.main, ["validate", "--config", str(path)])
+    return result.exit_code, result.output.splitlines()
+
+
+SIGN_IN = {"auth": {"kind": "shared-password"}}
+
+
+def test_validate_refuses_a_config_without_a_state_bucket_with_deploy_s_line(tmp_path):
+    config = {"hub": SIGN_IN, "aws": {"region": REGION, "fleet": {"chef_server": False}}}
+    code, lines = _validate_lines(tmp_path, config)
+    with pytest.raises(SwarmhubError) as refused:
+        deploy.backend_config(parse_config(config, "t.yaml"))
+    assert code == 1
+    assert [line for line in lines if refused.value.message in line], lines
+
+
+def test_validate_refuses_an_unpinned_chef_server_with_bake_s_line(tmp_path):
+    from swarmhub.aws import bake
+
+    fleet = {"backend": {"bucket": "tf-state"}}
+    config = {"hub": SIGN_IN, "aws": {"region": REGION, "fleet": fleet}}
+    cfg = parse_config(config, "t.yaml")
+    assert cfg.aws.fleet.chef_server  # the default
+    code, lines = _validate_lines(tmp_path, config)
+    specs = [bake.IMAGES["chef-server"]]
+    with pytest.raises(SwarmhubError) as refused:
+        bake.refuse_unpinned(cfg, specs)
+    assert code == 1
+    assert [line for line in lines if refused.value.message in line], lines
+    # Pinned, or without a Chef Server: nothing of either is refused.
+    pinned = {**config["aws"], "ami": {"chef_server_package_sha256": "a" * 64}}
+    assert not parse_config({**config, "aws": pinned}, "t.yaml").aws.refusals("validate")
