@@ -775,12 +775,13 @@ def fetch_config(tmp_path: Path, user_data: str, served: str) -> subprocess.Comp
 
 def test_manager_user_data_fetches_exactly_the_config_version_it_names(tmp_path):
     hub_config = json.dumps({"name": "swarmhub", "hub": {"port": 8000}})
-    user_data = manager_user_data(hub_config)
+    user_data = manager_user_data(hub_config, region="eu-west-1")
     script = tmp_path / "user-data.sh"
     script.write_text(user_data)
     assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
-    assert "--bucket 'swarmhub-hub-config-0001' --key 'hub-config.json'" in user_data
-    assert "--version-id 'v3'" in user_data
+    # The region too: cloud-init's shell has no AWS_DEFAULT_REGION.
+    assert "s3api get-object --region 'eu-west-1' --bucket 'swarmhub-hub-config-0001'" in user_data
+    assert "--key 'hub-config.json' --version-id 'v3'" in user_data
 
     result = fetch_config(tmp_path, user_data, hub_config)
     assert result.returncode == 0, result.stderr
