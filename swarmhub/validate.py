@@ -150,7 +150,8 @@ def aws_problems(cfg: Config, command: str) -> list[Problem]:
                 "see swarmhub.example.yaml",
             )
         ]
-    out = []
+    # What deploy and bake refuse later, in their words (AwsConfig.refusals).
+    out = [_problem(cfg, r.field, f"{r.message}; {r.hint}") for r in cfg.aws.refusals(command)]
     if cfg.hub.https != "off":
         loc = ("hub", "https")
         out.append(

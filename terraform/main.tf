@@ -39,9 +39,11 @@ module "network" {
   public_subnet_ids  = var.public_subnet_ids
   private_subnet_ids = var.private_subnet_ids
   hub_ingress_cidrs  = var.hub_ingress_cidrs
-  nat_gateway        = var.running
-  kms_key_arn        = module.secrets.kms_key_arn
-  tags               = local.tags
+  # With a domain, port 80 serves only ACME challenges and the redirect.
+  acme_http_from_anywhere = var.domain != null
+  nat_gateway             = var.running
+  kms_key_arn             = module.secrets.kms_key_arn
+  tags                    = local.tags
 }
 
 module "iam" {
@@ -55,6 +57,7 @@ module "iam" {
   kms_key_arn                        = module.secrets.kms_key_arn
   manager_network_interface_arn      = module.manager.network_interface_arn
   manager_state_volume_arn           = module.manager.state_volume_arn
+  hub_config_object_arn              = module.manager.hub_config_object_arn
   chef_server_enabled                = var.chef_server_enabled
   chef_ssm_prefix                    = local.chef_ssm_prefix
   worker_chef_parameter_names        = var.chef_server_enabled ? [local.chef_validator_parameter, local.chef_tls_cert_parameter] : []
@@ -83,6 +86,7 @@ module "manager" {
   state_volume_size                   = var.manager_state_volume_size
   subnet_id                           = module.network.private_subnet_ids[0]
   public_subnet_id                    = module.network.public_subnet_ids[0]
+  internet_gateway_id                 = module.network.internet_gateway_id
   node_security_group_ids             = [module.network.nodes_security_group_id]
   hub_security_group_id               = module.network.hub_security_group_id
   instance_profile_name               = module.iam.instance_profile_names["manager"]
@@ -132,7 +136,11 @@ module "workers" {
 
 module "chef_server" {
   source = "./modules/chef_server"
-  count  = var.chef_server_enabled && var.running ? 1 : 0
+  # Kept (stopped) by `destroy` without --purge: it holds every node's
+  # enrollment and its keys; the next deploy starts it again.
+  count = var.chef_server_enabled ? 1 : 0
+
+  running = var.running
 
   name                  = var.name
   ami_id                = var.chef_server_ami_id

@@ -60,3 +60,13 @@ output "vpc_id" {
   description = "The VPC of the fleet."
   value       = module.network.vpc_id
 }
+
+output "manager_user_data_bytes" {
+  description = "The manager's user-data as EC2 counts it (gzipped; EC2's limit is 16384)."
+  value       = module.manager.user_data_bytes
+}
+
+output "hub_config_object" {
+  description = "ARN of the S3 object with the hub's config, read by the manager at boot."
+  value       = module.manager.hub_config_object_arn
+}

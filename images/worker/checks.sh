@@ -74,11 +74,15 @@ command -v certbot >/dev/null 2>&1 || fail "certbot missing (the hub's certifica
 [ -s /etc/swarmhub/images.env ] || fail "/etc/swarmhub/images.env missing"
 [ -x /usr/local/sbin/swarmhub-aws-credentials ] || fail "/usr/local/sbin/swarmhub-aws-credentials missing"
 [ -x /usr/local/sbin/swarmhub-http-redirect ] || fail "/usr/local/sbin/swarmhub-http-redirect missing"
-for unit in swarmhub-hub.service swarmhub-lifecycle.service \
-  swarmhub-aws-credentials.service swarmhub-aws-credentials.timer \
-  swarmhub-http-redirect.service swarmhub-hub-sync.service swarmhub-hub-sync.timer; do
+# unit:state. swarmhub-hub-sync.service has no [Install] section (only its
+# timer starts it), so systemctl calls it "static", never "disabled".
+for pair in swarmhub-hub.service:disabled swarmhub-lifecycle.service:disabled \
+  swarmhub-aws-credentials.service:disabled swarmhub-aws-credentials.timer:disabled \
+  swarmhub-http-redirect.service:disabled swarmhub-hub-sync.service:static \
+  swarmhub-hub-sync.timer:disabled; do
+  unit="${pair%:*}" want="${pair#*:}"
   state="$(systemctl is-enabled "$unit" 2>/dev/null || true)"
-  [ "$state" = disabled ] || fail "$unit is '$state', want disabled"
+  [ "$state" = "$want" ] || fail "$unit is '$state', want $want"
 done
 [ ! -e /etc/swarmhub/manager.env ] || fail "/etc/swarmhub/manager.env must not be baked in"
 ok "manager units installed and disabled"

@@ -28,6 +28,7 @@ from typing import Any
 
 from swarmhub.aws import amis, container_images, packer
 from swarmhub.aws.amis import read_ami_state
+from swarmhub.config.ami import CHEF_SERVER_UNPINNED
 from swarmhub.errors import SwarmhubError
 from swarmhub.run import echo, run
 
@@ -362,12 +363,7 @@ def _build(
     ami = cfg.aws.ami
     tag = f"[{spec.name}]"
     if spec.name == "chef-server" and not ami.chef_server_package_sha256:
-        raise SwarmhubError(
-            "aws.ami.chef_server_package_sha256 is not set: the chef-server image "
-            "installs no unverified package",
-            hint="take it from the .sha256 next to aws.ami.chef_server_package_url, "
-            "or set aws.fleet.chef_server: false",
-        )
+        raise SwarmhubError(CHEF_SERVER_UNPINNED, hint=ami.chef_server_unpinned_hint())
     work = amis.work_dir(cfg) / spec.name
     echo(f"{tag} step 3/6: exporting the {spec.policy} policy")
     archive, revision, policyfile = export_policy(spec, work)
@@ -455,12 +451,8 @@ def refuse_unpinned(cfg, specs: list[ImageSpec]) -> None:
     ami = cfg.aws.ami
     names = {spec.name for spec in specs}
     if "chef-server" in names and not ami.chef_server_package_sha256:
-        raise SwarmhubError(
-            "aws.ami.chef_server_package_sha256 is not set: the chef-server image "
-            "installs no unverified package",
-            hint=f"curl -fsSL {ami.chef_server_package_url} | sha256sum, "
-            "or set aws.fleet.chef_server: false",
-        )
+        # The same line `validate` gives (AwsConfig.refusals).
+        raise SwarmhubError(CHEF_SERVER_UNPINNED, hint=ami.chef_server_unpinned_hint())
     if "worker" in names:
         for key in ("notebook_image", "hub_image"):
             ref = getattr(ami, key)

@@ -141,11 +141,8 @@ def render_tfvars(cfg, amis: dict[str, str], *, running: bool = True) -> dict:
 def backend_config(cfg) -> list[str]:
     """`-backend-config` items for the S3 backend (the partial config in versions.tf)."""
     backend = cfg.aws.fleet.backend
-    if backend.bucket is None:
-        raise SwarmhubError(
-            "aws.fleet.backend.bucket is not set: Terraform needs an S3 bucket for its state",
-            hint="create a private, versioned bucket once (see docs/aws.md) and name it there",
-        )
+    for refusal in cfg.aws.refusals("deploy"):  # what `validate` says too
+        raise SwarmhubError(refusal.message, hint=refusal.hint)
     items = [
         f"bucket={backend.bucket}",
         f"key={backend.key}",
@@ -223,6 +220,47 @@ def dns_step(cfg, outputs: dict) -> list[str]:
     ]
 
 
+def github_secret_command(parameter: str) -> str:
+    """How the operator stores the GitHub client secret (read from stdin: never argv)."""
+    return (
+        "aws ssm put-parameter --overwrite --type SecureString "
+        f"--name {parameter} --value file:///dev/stdin"
+    )
+
+
+def github_secret_step(cfg, outputs: dict) -> list[str]:
+    """What deploy prints before it waits, for GitHub sign-in: the hub starts
+    only once the client secret is in SSM (swarmhub-hub-sync.timer looks every
+    5 minutes), so the command comes first, not after a wait it decides."""
+    if cfg.hub.auth.kind != "github":
+        return []
+    parameter = outputs["github_client_secret_parameter"]
+    return [
+        f"GitHub OAuth secret: {github_secret_command(parameter)}",
+        "  (the hub starts once it is stored: paste the secret on its stdin, "
+        "from another terminal while deploy waits, or later)",
+    ]
+
+
+def github_secret_stored(cfg, outputs: dict) -> bool:
+    """Whether the operator has stored the GitHub client secret: the parameter
+    has a version after Terraform's placeholder (version 1). Its value is never
+    read. True when it cannot tell (then the hub's own silence is the error)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    name = outputs["github_client_secret_parameter"]
+    try:
+        found = (
+            boto3.session.Session(region_name=cfg.aws.region)
+            .client("ssm")
+            .describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])
+        )["Parameters"]
+    except (ClientError, BotoCoreError):
+        return True
+    return bool(found) and int(found[0].get("Version", 1)) > 1
+
+
 def wait_for_hub(
     url: str,
     seconds: float,
@@ -285,14 +323,25 @@ def deploy(cfg, plan_only: bool = False, *, work_dir: Path | None = None) -> Non
     url = outputs["hub_url"]
     for line in dns_step(cfg, outputs):
         echo(line)
-    answer = wait_for_hub(url, cfg.aws.fleet.hub_wait_seconds)
+    # Before the wait: with GitHub sign-in the hub starts only once its client
+    # secret is in SSM, which the operator can do while deploy waits.
+    secret_step = github_secret_step(cfg, outputs)
+    for line in secret_step:
+        print(line)
+    try:
+        answer = wait_for_hub(url, cfg.aws.fleet.hub_wait_seconds)
+    except SwarmhubError:
+        if not secret_step or github_secret_stored(cfg, outputs):
+            raise
+        # The fleet is up; the hub waits for what only the operator can give.
+        print(
+            f"deployed; the hub at {url} starts within 5 minutes of its GitHub client "
+            "secret being stored (the command above); `status` shows when it answers"
+        )
+        print(f"workers: {outputs['worker_asg_name']}")
+        return
     print(f"hub: {url} (JupyterHub {answer.get('version', '?')})")
     print(f"workers: {outputs['worker_asg_name']}")
-    if cfg.hub.auth.kind == "github":
-        print(
-            "GitHub OAuth secret: aws ssm put-parameter --overwrite --type SecureString "
-            f"--name {outputs['github_client_secret_parameter']} --value file:///dev/stdin"
-        )
 
 
 def status(cfg, *, work_dir: Path | None = None) -> None:

@@ -38,6 +38,12 @@ _SHA256 = r"^[0-9a-f]{64}$"
 _IMAGE_REF = r"^[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$"
 
 
+CHEF_SERVER_UNPINNED = (
+    "aws.ami.chef_server_package_sha256 is not set: the chef-server image "
+    "installs no unverified package"
+)
+
+
 class AmiConfig(Strict):
     instance_type: str = "t3.large"
     # Canonical's owner id: the base image lookup is pinned to it.
@@ -73,3 +79,10 @@ class AmiConfig(Strict):
     work_dir: str = ".work/aws"
     # A packer binary other than the one on PATH (>= 1.10).
     packer_binary: str | None = None
+
+    def chef_server_unpinned_hint(self) -> str:
+        """How to fix CHEF_SERVER_UNPINNED (bake and validate print the same)."""
+        return (
+            f"curl -fsSL {self.chef_server_package_url} | sha256sum, "
+            "or set aws.fleet.chef_server: false"
+        )

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from swarmhub.lifecycle.interfaces import Received
 from swarmhub.lifecycle.messages import LifecycleAction
@@ -22,8 +23,19 @@ log = logging.getLogger("swarmhub.lifecycle")
 
 # Instances in these states are gone for the swarm and the Chef Server.
 _GONE_STATES = frozenset({"shutting-down", "terminated"})
+# No AWS answer at all: a network failure, or a body that is not one (an
+# endpoint's HTTP 500 page: moto's for the calls it lacks).
+_UNANSWERED = (BotoCoreError, ResponseParserError)
+
 # DescribeInstances takes at most 200 values per filter.
 _FILTER_CHUNK = 200
+
+
+class Unanswered(RuntimeError):
+    """An Auto Scaling call that got no AWS answer at all (a network failure, or
+    an endpoint that does not implement it: moto 5 lacks CompleteLifecycleAction
+    and RecordLifecycleActionHeartbeat). The message comes back; on AWS the
+    lifecycle action ends at the hook's own timeout."""
 
 
 def _code(exc: ClientError) -> str:
@@ -103,6 +115,12 @@ class AutoScaling:
                 log.info("lifecycle action of %s is no longer pending: %s", action.instance_id, exc)
                 return False
             raise
+        except _UNANSWERED as exc:
+            raise Unanswered(
+                f"CompleteLifecycleAction ({result}) of {action.instance_id} got no answer from "
+                f"{self._asg.meta.endpoint_url}: {' '.join(str(exc).split())}; the instance "
+                "waits in the hook until its heartbeat timeout"
+            ) from exc
         return True
 
     def heartbeat(self, action: LifecycleAction) -> bool:
@@ -115,6 +133,15 @@ class AutoScaling:
                 return False
             # A throttled or failed heartbeat is not fatal: the next one may pass.
             log.warning("heartbeat for %s failed: %s", action.instance_id, exc)
+        except _UNANSWERED as exc:
+            # No answer at all (network, or an endpoint without the call): the
+            # drain or join goes on to its own deadline, never cut short here.
+            log.warning(
+                "heartbeat for %s got no answer from %s: %s",
+                action.instance_id,
+                self._asg.meta.endpoint_url,
+                exc,
+            )
         return True
 
 

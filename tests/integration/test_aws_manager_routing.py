@@ -63,7 +63,6 @@ def rendered_role_network() -> str:
     """The `role_network` function of the manager's rendered user-data."""
     names = re.findall(r"(?<!\$)\$\{(\w+)\}", TEMPLATE.read_text())
     values = dict.fromkeys(names, "x")
-    values["hub_config_b64gz"] = ""
     user_data = render_tftpl(TEMPLATE, values)
     match = re.search(r"^role_network\(\) \{.*?^\}$", user_data, re.S | re.M)
     assert match, "the user-data has no role_network function"

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
 import os
 import re
-import shlex
 import shutil
 import stat
 import subprocess
@@ -733,30 +733,139 @@ def test_manager_up_with_a_domain_serves_the_lets_encrypt_certificate_on_443(tmp
 # ------------------------------------------------------------------ manager user-data
 
 
-def test_manager_user_data_writes_the_hub_config_and_enables_the_baked_units(tmp_path):
+def manager_user_data(hub_config: str, **values: str) -> str:
+    """The manager's user-data as Terraform renders it for this hub config."""
     template = REPO / "terraform" / "modules" / "manager" / "templates" / "user-data.sh.tftpl"
-    hub_config = json.dumps({"name": "swarmhub", "hub": {"port": 8000}})
-    names = (
-        "region name manager_ip eni_id prefix_length gateway volume_id state_dir efs_id "
-        "efs_mount join_token_param github_secret_param kms_key_arn worker_asg_name "
-        "queue_url domain letsencrypt_email"
+    names = re.findall(r"(?<!\$)\$\{(\w+)\}", template.read_text())
+    rendered = dict.fromkeys(names, "x")
+    rendered.update(
+        hub_config_bucket="swarmhub-hub-config-0001",
+        hub_config_key="hub-config.json",
+        hub_config_version="v3",
+        # Terraform's sha256(): hex of the UTF-8 text.
+        hub_config_sha256=hashlib.sha256(hub_config.encode()).hexdigest(),
+        **values,
     )
-    values = dict.fromkeys(names.split(), "x")
-    # Terraform's base64gzip(): gzip, then base64.
-    values["hub_config_b64gz"] = base64.b64encode(gzip.compress(hub_config.encode())).decode()
-    user_data = render_tftpl(template, values)
+    return render_tftpl(template, rendered)
+
+
+def fetch_config(tmp_path: Path, user_data: str, served: str) -> subprocess.CompletedProcess:
+    """The user-data's fetch of the hub config, run with a fake `aws` serving `served`."""
+    start = user_data.index("config_tmp=")
+    end = user_data.index("\ndone\n", start) + len("\ndone\n")
+    block = user_data[start:end].replace("/etc/swarmhub", str(tmp_path))
+    (tmp_path / "served.json").write_text(served)
+    bindir, _ = fake_tools(
+        tmp_path,
+        {
+            # get-object ... OUTFILE: the object lands in the last argument.
+            "aws": 'for last; do :; done; cp "$(dirname "$0")/../served.json" "$last"',
+            "sleep": "exit 0",
+        },
+    )
+    return subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + block],
+        env={"PATH": f"{bindir}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_manager_user_data_fetches_exactly_the_config_version_it_names(tmp_path):
+    hub_config = json.dumps({"name": "swarmhub", "hub": {"port": 8000}})
+    user_data = manager_user_data(hub_config, region="eu-west-1")
     script = tmp_path / "user-data.sh"
     script.write_text(user_data)
     assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
+    # The region too: cloud-init's shell has no AWS_DEFAULT_REGION.
+    assert "s3api get-object --region 'eu-west-1' --bucket 'swarmhub-hub-config-0001'" in user_data
+    assert "--key 'hub-config.json' --version-id 'v3'" in user_data
 
-    [line] = [x for x in user_data.splitlines() if "hub-config.json" in x and "base64" in x]
-    out = tmp_path / "hub-config.json"
-    subprocess.run(
-        ["bash", "-c", line.replace("/etc/swarmhub/hub-config.json", shlex.quote(str(out)))],
-        check=True,
+    result = fetch_config(tmp_path, user_data, hub_config)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "hub-config.json").read_text()) == json.loads(hub_config)
+    calls_made = (tmp_path / "calls.log").read_text().splitlines()
+    assert len([c for c in calls_made if c.startswith("aws s3api get-object")]) == 1
+
+
+def test_a_config_that_is_not_the_one_named_never_reaches_the_hub(tmp_path):
+    """Another deploy's config (or a corrupt read): retried, then one clear line."""
+    user_data = manager_user_data(json.dumps({"name": "swarmhub"}))
+    result = fetch_config(tmp_path, user_data, json.dumps({"name": "other"}))
+    assert result.returncode == 1
+    assert not (tmp_path / "hub-config.json").exists()
+    assert "cannot read the hub config s3://swarmhub-hub-config-0001/hub-config.json" in (
+        result.stderr
     )
-    assert json.loads(out.read_text()) == json.loads(hub_config)
+    gets = [c for c in (tmp_path / "calls.log").read_text().splitlines() if "get-object" in c]
+    assert len(gets) == 60  # 5 minutes at 5 s
 
+
+def ten_courses_of_300() -> str:
+    """The hub config deploy renders for 10 courses of 300 students each."""
+    courses = [
+        {
+            "name": f"course-{c}",
+            "roster": [
+                f"student-{c:02d}-{i:04d}-{(c * 7919 + i * 104729) % 99991:05d}" for i in range(300)
+            ],
+            "staff": [f"teacher-{c}"],
+            "start": "2026-09-01",
+            "end": "2027-01-31",
+        }
+        for c in range(10)
+    ]
+    cfg = parse_config(
+        {
+            "courses": courses,
+            "aws": {"region": "eu-west-1", "fleet": {"backend": {"bucket": "tf-state"}}},
+        },
+        "swarmhub.yaml",
+    )
+    from swarmhub.aws.deploy import render_tfvars
+
+    return render_tfvars(cfg, {"worker": "ami-0123456789abcdef0"})["hub_config"]
+
+
+def test_manager_user_data_stays_under_ec2s_limit_however_large_the_config():
+    """EC2 refuses user-data over 16,384 bytes (moto does not): rendered the
+    way the manager module renders it (its templatefile() arguments, gzip),
+    with every other value at its longest."""
+    import gzip as gz
+
+    main = (REPO / "terraform" / "modules" / "manager" / "main.tf").read_text()
+    block = re.search(r"templatefile\(\"[^\"]*\", \{\n(.*?)\n  \}\)", main, re.S).group(1)
+    hub_config = ten_courses_of_300()
+    assert len(hub_config) > 16384 * 4
+    values = {}
+    for line in block.splitlines():
+        key, expr = (part.strip() for part in line.split("=", 1))
+        if expr == "base64gzip(var.hub_config)":
+            values[key] = base64.b64encode(gzip.compress(hub_config.encode())).decode()
+        elif expr == "sha256(var.hub_config)":
+            values[key] = hashlib.sha256(hub_config.encode()).hexdigest()
+        else:
+            assert "hub_config" not in expr or "aws_s3" in expr, expr
+            # A domain or an address may be 253 characters; ids and ARNs less.
+            values[key] = "x" * 253
+    template = REPO / "terraform" / "modules" / "manager" / "templates" / "user-data.sh.tftpl"
+    user_data = render_tftpl(template, values)
+    assert hub_config not in user_data
+    # What EC2 counts: the raw bytes, gzipped when the launch template says so.
+    gzipped = (
+        "user_data_gzip_b64 = base64gzip(local.user_data)" in main
+        and "user_data              = local.user_data_gzip_b64" in main
+    )
+    size = len(gz.compress(user_data.encode()) if gzipped else user_data.encode())
+    assert size <= 16384, f"the manager's user-data is {size} bytes"
+    # The limit is also checked in the plan, before any apply.
+    assert "condition     = local.user_data_bytes <= local.user_data_limit" in main
+
+
+def test_manager_user_data_enables_the_baked_units():
+    user_data = manager_user_data("{}")
     units = REPO / "cookbooks" / "swarmhub_worker" / "templates"
     # Enabled for every boot, started without waiting for each other
     # (tests/unit/test_aws_manager_boot.py has the boot path itself).

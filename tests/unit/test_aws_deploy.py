@@ -13,6 +13,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -374,6 +375,87 @@ def test_find_binary_prefers_terraform_then_tofu(tmp_path, monkeypatch):
     assert tf.find_binary(None) == str(terraform)
 
 
+GITHUB = {
+    "kind": "github",
+    "admin_users": ["teacher"],
+    "github": {"client_id": "Iv1.0123456789abcdef", "allowed_organizations": ["uni"]},
+}
+
+
+def github_cfg(binary: str):
+    return parse_config(
+        {
+            "hub": {"auth": GITHUB},
+            "aws": {
+                "region": REGION,
+                "fleet": {
+                    "terraform_binary": binary,
+                    "backend": {"bucket": "my-tf-state"},
+                    "hub_wait_seconds": 0,
+                },
+            },
+        },
+        "test.yaml",
+    )
+
+
+@pytest.fixture
+def hub_silent(monkeypatch, capsys):
+    """A hub that never answers; what deploy had printed when it first looked."""
+    printed: list[str] = []
+
+    def probe(url, timeout=5.0):
+        if not printed:
+            out, _ = capsys.readouterr()
+            printed.append(out)
+            print(out, end="")
+        return None
+
+    monkeypatch.setattr(deploy, "hub_api", probe)
+    return printed
+
+
+def test_a_first_github_deploy_prints_the_secret_command_first_and_ends_well(
+    tmp_path, fake_tf, aws_env, binary, hub_silent, capsys
+):
+    """The hub waits for its client secret, which only the operator can store:
+    the command comes before the wait, and a hub silent for that reason is not
+    a failed deploy."""
+    write_amis(tmp_path)
+    deploy.deploy(github_cfg(binary), work_dir=tmp_path)  # no SwarmhubError
+    command = (
+        "aws ssm put-parameter --overwrite --type SecureString "
+        "--name /swarmhub/hub/github-client-secret --value file:///dev/stdin"
+    )
+    assert command in hub_silent[0], "the command must be printed before the wait"
+    out, _ = capsys.readouterr()
+    assert "deployed; the hub at https://hub.example.org starts within 5 minutes" in out
+
+
+def test_a_silent_hub_with_its_github_secret_stored_is_still_an_error(
+    tmp_path, fake_tf, aws_env, binary, hub_silent
+):
+    ssm = boto3.client("ssm", region_name=REGION)
+    name = "/swarmhub/hub/github-client-secret"
+    ssm.put_parameter(Name=name, Value="unset: placeholder", Type="SecureString")
+    ssm.put_parameter(Name=name, Value="the-secret", Type="SecureString", Overwrite=True)
+    write_amis(tmp_path)
+    with pytest.raises(SwarmhubError, match="the hub did not answer"):
+        deploy.deploy(github_cfg(binary), work_dir=tmp_path)
+
+
+def test_a_github_secret_still_at_terraform_s_placeholder_is_not_stored(aws_env):
+    ssm = boto3.client("ssm", region_name=REGION)
+    name = "/swarmhub/hub/github-client-secret"
+    outputs = {"github_client_secret_parameter": name}
+    cfg = make_cfg()
+    assert not deploy.github_secret_stored(cfg, outputs)  # absent
+    ssm.put_parameter(Name=name, Value="unset: placeholder", Type="SecureString")
+    assert not deploy.github_secret_stored(cfg, outputs)
+    ssm.put_parameter(Name=name, Value="s3cret", Type="SecureString", Overwrite=True)
+    assert deploy.github_secret_stored(cfg, outputs)
+
+
 def test_waiting_for_the_hub_is_bounded():
     now = [0.0]
     probes = []
@@ -625,3 +707,48 @@ def test_tfvars_carry_the_chef_organization_only_with_a_chef_server():
     assert deploy.render_tfvars(cfg, amis)["chef_organization"] == "acme"
     off = parse_config({"aws": {"region": REGION, "fleet": {"chef_server": False}}}, source="t")
     assert "chef_organization" not in deploy.render_tfvars(off, {"worker": amis["worker"]})
+
+
+# ------------------------------------------------------------------ validate = deploy = bake
+
+
+def _validate_lines(tmp_path, config: dict) -> tuple[int, list[str]]:
+    import yaml
+    from click.testing import CliRunner
+
+    from swarmhub import cli
+
+    path = tmp_path / "swarmhub.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(cli.main, ["validate", "--config", str(path)])
+    return result.exit_code, result.output.splitlines()
+
+
+SIGN_IN = {"auth": {"kind": "shared-password"}}
+
+
+def test_validate_refuses_a_config_without_a_state_bucket_with_deploy_s_line(tmp_path):
+    config = {"hub": SIGN_IN, "aws": {"region": REGION, "fleet": {"chef_server": False}}}
+    code, lines = _validate_lines(tmp_path, config)
+    with pytest.raises(SwarmhubError) as refused:
+        deploy.backend_config(parse_config(config, "t.yaml"))
+    assert code == 1
+    assert [line for line in lines if refused.value.message in line], lines
+
+
+def test_validate_refuses_an_unpinned_chef_server_with_bake_s_line(tmp_path):
+    from swarmhub.aws import bake
+
+    fleet = {"backend": {"bucket": "tf-state"}}
+    config = {"hub": SIGN_IN, "aws": {"region": REGION, "fleet": fleet}}
+    cfg = parse_config(config, "t.yaml")
+    assert cfg.aws.fleet.chef_server  # the default
+    code, lines = _validate_lines(tmp_path, config)
+    specs = [bake.IMAGES["chef-server"]]
+    with pytest.raises(SwarmhubError) as refused:
+        bake.refuse_unpinned(cfg, specs)
+    assert code == 1
+    assert [line for line in lines if refused.value.message in line], lines
+    # Pinned, or without a Chef Server: nothing of either is refused.
+    pinned = {**config["aws"], "ami": {"chef_server_package_sha256": "a" * 64}}
+    assert not parse_config({**config, "aws": pinned}, "t.yaml").aws.refusals("validate")

@@ -39,7 +39,6 @@ ENV = {
 def user_data() -> str:
     names = re.findall(r"(?<!\$)\$\{(\w+)\}", TEMPLATE.read_text())
     values = {name: f"<{name}>" for name in names}
-    values["hub_config_b64gz"] = ""
     values["domain"] = ""
     return render_tftpl(TEMPLATE, values)
 
@@ -67,11 +66,13 @@ def run_boot(
     certbot_ok: bool = True,
     resolves_to: str = "203.0.113.7",
     args: tuple[str, ...] = (),
+    blkid_exit: int = 0,
+    disk_bytes: bytes = b"",
     **env: str,
 ):
     disks = tmp_path / "disks"
     disks.mkdir()
-    (disks / f"nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}").touch()
+    (disks / f"nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}").write_bytes(disk_bytes)
     bindir, log = fake_tools(
         tmp_path,
         {
@@ -95,7 +96,7 @@ def run_boot(
             ),
             "iptables": 'case "$*" in *-C*) exit 1 ;; esac',
             "sysctl": "exit 0",
-            "blkid": "exit 0",
+            "blkid": f"exit {blkid_exit}",
             "mkfs.ext4": "exit 0",
             "mountpoint": "exit 1",  # a fresh boot: nothing is mounted
             "mount": 'case "$*" in *efs*) exit ' + ("0" if efs_mounts else "32") + " ;; esac",
@@ -120,6 +121,7 @@ def run_boot(
         "SWARMHUB_FSTAB": str(tmp_path / "fstab"),
         "SWARMHUB_DISKS_DIR": str(disks),
         "SWARMHUB_RUN_DIR": str(tmp_path / "run"),
+        "SWARMHUB_ACME_WEBROOT": str(tmp_path / "acme"),
         **env,
     }
     (tmp_path / "fstab").touch()
@@ -223,7 +225,7 @@ def test_the_timer_gets_the_certificate_and_restarts_the_hub(tmp_path):
     assert result.returncode == 0, result.stderr
     (certbot,) = [c for c in made if c.startswith("certbot")]
     # HTTP-01 through the port-80 responder's webroot (first issue and renewals).
-    assert certbot.startswith("certbot certonly --webroot -w /var/lib/swarmhub-acme ")
+    assert certbot.startswith(f"certbot certonly --webroot -w {tmp_path / 'acme'} ")
     assert "--email ops@example.org -d hub.example.org" in certbot
     assert made.index("systemctl start swarmhub-http-redirect.service") < made.index(certbot)
     assert "systemctl restart --no-block swarmhub-hub.service" in made
@@ -270,3 +272,81 @@ def test_units_run_the_boot_on_every_boot_and_never_hold_up_the_lifecycle_handle
     # bash -n of both scripts.
     for script in (text, heredoc(text, "SWARMHUB_BOOT", "/usr/local/sbin/swarmhub-manager-boot")):
         assert subprocess.run(["bash", "-n"], input=script, text=True, check=False).returncode == 0
+
+
+# --- the state volume is formatted only when confirmed blank ------------------
+
+
+def test_a_blank_state_volume_is_formatted_once(tmp_path):
+    """A new EBS volume: blkid finds no signature (2) and it reads as zeros."""
+    result, made = run_boot(
+        tmp_path,
+        eni_owner=INSTANCE,
+        volume_owner=INSTANCE,
+        docker_active=False,
+        blkid_exit=2,
+        disk_bytes=bytes(1 << 20),
+    )
+    assert result.returncode == 0, result.stderr
+    assert [c for c in made if c.startswith("mkfs.ext4 -q -L swarmhub-state")]
+    assert "is blank: formatting it" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("blkid_exit", "disk_bytes"),
+    [
+        (4, bytes(1 << 20)),  # blkid's own error (usage, I/O)
+        (8, bytes(1 << 20)),  # ambivalent probe
+        (2, b""),  # "nothing found" for a device that cannot be read
+        (2, b"\x00" * 4096 + b"hub.sqlite" + bytes(1 << 20)),  # data blkid does not know
+    ],
+    ids=["blkid-error", "ambivalent", "unreadable", "unknown-data"],
+)
+def test_a_state_volume_not_confirmed_blank_is_never_formatted(tmp_path, blkid_exit, disk_bytes):
+    """The hub's database and the swarm's raft state are on it: any doubt
+    fails the boot (the hub does not start) rather than format."""
+    result, made = run_boot(
+        tmp_path,
+        eni_owner=INSTANCE,
+        volume_owner=INSTANCE,
+        docker_active=False,
+        blkid_exit=blkid_exit,
+        disk_bytes=disk_bytes,
+    )
+    assert result.returncode == 1
+    assert not [c for c in made if c.startswith("mkfs")]
+    assert not [c for c in made if c.startswith("mount ")]
+    assert f"not confirmed blank (blkid exit {blkid_exit})" in result.stderr
+
+
+# --- the ACME webroot -----------------------------------------------------------
+
+
+def test_the_certificate_step_makes_the_webroot_before_the_responder_starts(tmp_path):
+    """The redirect unit (ProtectSystem=strict, ReadWritePaths= the webroot)
+    cannot start without the directory, nor can certbot write its token."""
+    result, made = run_boot(
+        tmp_path,
+        eni_owner=INSTANCE,
+        volume_owner=INSTANCE,
+        docker_active=False,
+        args=("certificate",),
+        SWARMHUB_DOMAIN="hub.example.org",
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "acme").is_dir()
+
+
+def test_the_boot_script_and_the_image_agree_on_the_webroot():
+    """The script's default, the redirect unit's ReadWritePaths= (the recipe's
+    attribute) and a directory the recipe bakes: one path."""
+    attributes = (REPO / "cookbooks/swarmhub_worker/attributes/default.rb").read_text()
+    webroot = re.search(r"\['acme_webroot'\] = '([^']+)'", attributes).group(1)
+    script = heredoc(user_data(), "SWARMHUB_BOOT", "/usr/local/sbin/swarmhub-manager-boot")
+    assert f'acme_webroot="${{SWARMHUB_ACME_WEBROOT:-{webroot}}}"' in script
+    unit = (UNITS / "swarmhub-http-redirect.service.erb").read_text()
+    assert "ReadWritePaths=<%= @webroot %>" in unit
+    recipe = (REPO / "cookbooks/swarmhub_worker/recipes/manager.rb").read_text()
+    assert re.search(r"^directory manager\['acme_webroot'\] do$", recipe, re.M), (
+        "the manager recipe does not bake the ACME webroot"
+    )

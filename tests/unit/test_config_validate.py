@@ -21,7 +21,11 @@ from swarmhub.config.regions import AWS_REGIONS
 from swarmhub.config.source import parse
 
 REPO = Path(__file__).resolve().parents[2]
-AWS = "aws:\n  region: eu-central-1\n"
+# What deploy and bake also need (a state bucket; no unverified Chef Server).
+AWS = (
+    "aws:\n  region: eu-central-1\n"
+    "  fleet:\n    chef_server: false\n    backend: {bucket: tf-state}\n"
+)
 GITHUB = (
     "hub:\n  auth:\n    kind: github\n    admin_users: [prof]\n"
     "    github: {client_id: Iv1.abc, allowed_organizations: [physics-101]}\n"
@@ -83,7 +87,7 @@ def test_missing_tools_are_found_before_a_bake(tmp_path, monkeypatch):
     assert result.output.splitlines() == [
         f"error: {path}:2:3: aws.ami.packer_binary: 'packer' was not found on PATH; install "
         "packer >= 1.10 from releases.hashicorp.com, or set aws.ami.packer_binary",
-        f"error: {path}:2:3: aws.fleet.terraform_binary: terraform or tofu was not found on "
+        f"error: {path}:4:5: aws.fleet.terraform_binary: terraform or tofu was not found on "
         "PATH; install Terraform >= 1.11 or OpenTofu >= 1.11, or set aws.fleet.terraform_binary",
     ]
     # bake needs only packer, and says so before it builds anything.
@@ -257,7 +261,7 @@ def test_online_asks_aws_for_the_region_and_the_baked_amis(online_aws):
     path, result = validate(online_aws, text, "--online")
     assert result.exit_code == 1
     assert result.output.splitlines() == [
-        f"error: {path}:4:5: aws.ami: the baked worker AMI ami-0123456789abcdef0 is gone "
+        f"error: {path}:7:5: aws.ami: the baked worker AMI ami-0123456789abcdef0 is gone "
         "from eu-central-1; run `pipeline.py bake --target aws`"
     ]
     # Offline, nothing asks AWS: the same file passes.
@@ -286,14 +290,22 @@ def test_each_command_checks_what_it_needs(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda *a, **k: None)
     cfg = parse_config({"aws": {"region": "eu-central-1"}}, "t")
     fields = {c: [p.field for p in v.problems(cfg, "aws", c)] for c in v.NEEDS}
+    bucket, chef = "aws.fleet.backend.bucket", "aws.ami.chef_server_package_sha256"
     assert fields == {
-        "validate": ["hub.auth.kind", "aws.ami.packer_binary", "aws.fleet.terraform_binary"],
-        "bake": ["aws.ami.packer_binary"],
-        "deploy": ["hub.auth.kind", "aws.fleet.terraform_binary"],
+        # Everything deploy and bake would refuse (AwsConfig.refusals).
+        "validate": [
+            bucket,
+            chef,
+            "hub.auth.kind",
+            "aws.ami.packer_binary",
+            "aws.fleet.terraform_binary",
+        ],
+        "bake": [chef, "aws.ami.packer_binary"],
+        "deploy": [bucket, "hub.auth.kind", "aws.fleet.terraform_binary"],
         # A fleet can always be taken down, whatever its sign-in.
-        "destroy": ["aws.fleet.terraform_binary"],
-        # Rendering and planning read and write files only.
-        "plan": ["hub.auth.kind"],
+        "destroy": [bucket, "aws.fleet.terraform_binary"],
+        # Rendering reads and writes files only; a plan needs Terraform's state.
+        "plan": [bucket, "hub.auth.kind"],
         "render": ["hub.auth.kind"],
     }
 

@@ -120,12 +120,42 @@ def test_only_the_hub_faces_outside_and_only_on_80_and_443():
         else:
             assert rule["referenced_security_group_id"] == "${aws_security_group.nodes.id}", name
     variables = blocks(module_dir("network") / "variables.tf", "variable")
-    assert "var.hub_ingress_cidrs" in main["locals"][0]["hub_ingress"]
-    assert "hub_ingress_cidrs" in variables
+    assert "local.hub_port_cidrs" in locals_["hub_ingress"]
+    # 443 only from hub_ingress_cidrs; 80 from anywhere only for the ACME
+    # challenge with a domain (docs/decisions/0061-*.md), else as 443.
+    cidrs = locals_["hub_port_cidrs"]
+    assert cidrs["https"] == "${var.hub_ingress_cidrs}"
+    assert cidrs["http"] == (
+        '${var.acme_http_from_anywhere ? ["0.0.0.0/0"] : var.hub_ingress_cidrs}'
+    )
+    assert "hub_ingress_cidrs" in variables and "acme_http_from_anywhere" in variables
+    root = root_modules()["network"]
+    assert root["acme_http_from_anywhere"] == "${var.domain != null}"
     # Groups never carry inline rules that would escape these checks.
     for name, body in res.items():
         if name.startswith("aws_security_group."):
             assert "ingress" not in body and "egress" not in body, name
+
+
+def test_the_elastic_ip_comes_after_the_internet_gateway_and_goes_before_it():
+    """AWS associates an Elastic IP only in a VPC with an internet gateway, and
+    will not detach the gateway while an address is mapped."""
+    eip = resources("manager")["aws_eip.this"]
+    assert eip["depends_on"] == ["${var.internet_gateway_id}"]
+    assert root_modules()["manager"]["internet_gateway_id"] == (
+        "${module.network.internet_gateway_id}"
+    )
+    outputs = blocks(module_dir("network") / "outputs.tf", "output")
+    assert "aws_internet_gateway.this[0].id" in outputs["internet_gateway_id"]["value"]
+
+
+def test_stopping_the_fleet_stops_the_chef_server_and_keeps_it():
+    """Its disk holds every node's enrollment and the keys workers trust."""
+    chef = root_modules()["chef_server"]
+    assert chef["count"] == "${var.chef_server_enabled ? 1 : 0}"
+    assert chef["running"] == "${var.running}"
+    state = resources("chef_server")["aws_ec2_instance_state.this"]
+    assert state["state"] == '${var.running ? "running" : "stopped"}'
 
 
 def test_swarm_and_nfs_ports_are_open_only_between_our_groups():

@@ -83,6 +83,12 @@ end
 end
 
 # Port 80 of a hub with a domain: ACME challenges and the redirect to https.
+# The webroot is baked: the unit's ReadWritePaths= names it, and systemd
+# refuses to start a unit whose ReadWritePaths= does not exist.
+directory manager['acme_webroot'] do
+  mode '0755'
+end
+
 cookbook_file manager['http_script'] do
   source 'swarmhub-http-redirect'
   mode '0755'

@@ -32,3 +32,10 @@ resource "aws_instance" "this" {
     ignore_changes = [ami]
   }
 }
+
+# Stopped, not destroyed, while the fleet is stopped: its disk holds the
+# organisation, the nodes' enrollment and the keys the workers trust.
+resource "aws_ec2_instance_state" "this" {
+  instance_id = aws_instance.this.id
+  state       = var.running ? "running" : "stopped"
+}

@@ -40,3 +40,9 @@ variable "tags" {
   default     = {}
   description = "Tags added to every resource."
 }
+
+variable "running" {
+  type        = bool
+  default     = true
+  description = "false stops the instance (destroy without --purge) and keeps it with its data; true starts it."
+}

@@ -198,6 +198,24 @@ data "aws_iam_policy_document" "manager" {
     }
   }
 
+  # The hub's config, by the version the launch template names.
+  statement {
+    sid       = "ReadHubConfig"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = [var.hub_config_object_arn]
+  }
+
+  statement {
+    sid       = "UseKeyForTheHubConfig"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = [var.hub_config_object_arn]
+    }
+  }
+
   # Taking over the role after a replacement: its address and its state.
   statement {
     sid       = "TakeOverRoleInterfaceAndVolume"

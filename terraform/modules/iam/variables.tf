@@ -38,6 +38,11 @@ variable "manager_state_volume_arn" {
   description = "ARN of the EBS volume with the hub's state; the manager attaches it at boot."
 }
 
+variable "hub_config_object_arn" {
+  type        = string
+  description = "ARN of the S3 object with the hub's config (the manager reads it at boot)."
+}
+
 variable "chef_server_enabled" {
   type        = bool
   default     = true

@@ -24,7 +24,13 @@ locals {
   name = "${var.name}-manager"
   az   = data.aws_subnet.private.availability_zone
   tags = merge(var.tags, { "swarmhub:role" = "manager" })
-  # The hub config goes in gzip+base64: user-data is limited to 16 KiB.
+  # EC2 refuses user-data over 16 KiB (raw, before base64); moto does not.
+  user_data_limit = 16384
+  # The hub config (rosters and all, any size) is an S3 object, not part of
+  # the user-data: the user-data names its exact version and SHA-256, so a
+  # changed config is still a new launch template version (an instance
+  # refresh, docs/decisions/0010-*.md) and a boot reads exactly the config it
+  # was launched for (docs/decisions/0060-*.md).
   user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", {
     region              = data.aws_region.current.name
     name                = var.name
@@ -43,8 +49,87 @@ locals {
     queue_url           = var.lifecycle_queue_url
     domain              = var.domain == null ? "" : var.domain
     letsencrypt_email   = var.letsencrypt_email == null ? "" : var.letsencrypt_email
-    hub_config_b64gz    = base64gzip(var.hub_config)
+    hub_config_bucket   = aws_s3_bucket.config.id
+    hub_config_key      = aws_s3_object.hub_config.key
+    hub_config_version  = aws_s3_object.hub_config.version_id
+    hub_config_sha256   = sha256(var.hub_config)
   })
+  # gzip: the boot script alone is near the limit; cloud-init reads gzipped
+  # user-data as it is (it checks for gzip's magic bytes and decompresses).
+  user_data_gzip_b64 = base64gzip(local.user_data)
+  # The raw size EC2 counts: base64's 4 characters per 3 bytes (rounded up).
+  user_data_bytes = ceil(length(local.user_data_gzip_b64) * 3 / 4)
+}
+
+# The hub's config, read by the manager at its first boot. No secret is in it
+# (the model holds none); encrypted with the fleet's key all the same.
+resource "aws_s3_bucket" "config" {
+  #checkov:skip=CKV_AWS_18:One small object read by one role; CloudTrail data events cover access if wanted
+  #checkov:skip=CKV_AWS_144:The object is rendered from swarmhub.yaml by every deploy; a replica adds nothing
+  #checkov:skip=CKV2_AWS_62:Nothing reacts to the object: the launch template names its version
+  bucket_prefix = "${var.name}-hub-config-"
+  # `destroy --purge` removes it with every version; a plain destroy keeps it.
+  force_destroy = true
+  tags          = merge(local.tags, { Name = "${local.name}-config" })
+}
+
+resource "aws_s3_bucket_versioning" "config" {
+  bucket = aws_s3_bucket.config.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "config" {
+  bucket = aws_s3_bucket.config.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = var.kms_key_arn
+    }
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "config" {
+  bucket                  = aws_s3_bucket.config.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "config" {
+  bucket = aws_s3_bucket.config.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+# Old versions: what earlier launch template versions named; a month is
+# longer than any instance refresh.
+resource "aws_s3_bucket_lifecycle_configuration" "config" {
+  bucket = aws_s3_bucket.config.id
+  rule {
+    id     = "old-configs"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+resource "aws_s3_object" "hub_config" {
+  bucket       = aws_s3_bucket.config.id
+  key          = "hub-config.json"
+  content      = var.hub_config
+  content_type = "application/json"
+  kms_key_id   = var.kms_key_arn
+  # A version id to name in the user-data: versioning must be on first.
+  depends_on = [aws_s3_bucket_versioning.config]
 }
 
 resource "aws_network_interface" "this" {
@@ -66,6 +151,10 @@ resource "aws_eip" "this" {
   domain            = "vpc"
   network_interface = aws_network_interface.this.id
   tags              = merge(local.tags, { Name = local.name })
+
+  # AWS associates an address only in a VPC with an internet gateway, and
+  # will not detach the gateway while the address is mapped.
+  depends_on = [var.internet_gateway_id]
 }
 
 resource "aws_ebs_volume" "state" {
@@ -84,9 +173,18 @@ resource "aws_launch_template" "this" {
   image_id               = var.ami_id
   instance_type          = var.instance_type
   vpc_security_group_ids = var.node_security_group_ids
-  user_data              = base64encode(local.user_data)
+  user_data              = local.user_data_gzip_b64
   ebs_optimized          = true
   update_default_version = true
+
+  lifecycle {
+    # Checked at plan time, before anything is applied: EC2 would refuse the
+    # launch only when the group starts an instance.
+    precondition {
+      condition     = local.user_data_bytes <= local.user_data_limit
+      error_message = "The manager's user-data is ${local.user_data_bytes} bytes (gzipped), above EC2's limit of ${local.user_data_limit}: nothing of the config's size may ride in it (the hub config is the S3 object aws_s3_object.hub_config)."
+    }
+  }
 
   iam_instance_profile {
     name = var.instance_profile_name

@@ -32,3 +32,18 @@ output "autoscaling_group_name" {
   description = "Name of the manager's Auto Scaling group of one."
   value       = one(aws_autoscaling_group.this[*].name)
 }
+
+output "hub_config_object_arn" {
+  description = "ARN of the S3 object with the hub's config (the manager reads it at boot)."
+  value       = "${aws_s3_bucket.config.arn}/${aws_s3_object.hub_config.key}"
+}
+
+output "hub_config_bucket_arn" {
+  description = "ARN of the bucket holding the hub's config."
+  value       = aws_s3_bucket.config.arn
+}
+
+output "user_data_bytes" {
+  description = "Size of the manager's user-data as EC2 counts it, gzipped (limit: 16384)."
+  value       = local.user_data_bytes
+}

@@ -126,3 +126,9 @@ variable "running" {
   default     = true
   description = "false stops the manager (no instance) but keeps its interface, address and state volume."
 }
+
+variable "internet_gateway_id" {
+  type        = string
+  default     = null
+  description = "The VPC's internet gateway (null: an existing VPC's, already there); the Elastic IP is associated only after it exists and removed before it."
+}

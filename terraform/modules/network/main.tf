@@ -29,11 +29,21 @@ locals {
     # ACME HTTP-01 challenge and the redirect to https only.
     http = 80
   }
-  # Every (port, cidr) pair the hub accepts from outside.
-  hub_ingress = {
-    for pair in setproduct(keys(local.hub_ports), var.hub_ingress_cidrs) :
-    "${pair[0]}-${pair[1]}" => { port = local.hub_ports[pair[0]], cidr = pair[1] }
+  # Who reaches each port. With a domain, port 80 answers only Let's
+  # Encrypt's HTTP-01 challenge and redirects to https: it is open to
+  # everyone, since Let's Encrypt validates from addresses of its own that no
+  # campus range holds (docs/decisions/0061-*.md). The hub itself (443, or
+  # 80 without a domain) stays behind hub_ingress_cidrs.
+  hub_port_cidrs = {
+    https = var.hub_ingress_cidrs
+    http  = var.acme_http_from_anywhere ? ["0.0.0.0/0"] : var.hub_ingress_cidrs
   }
+  # Every (port, cidr) pair the hub accepts from outside.
+  hub_ingress = merge([
+    for name, port in local.hub_ports : {
+      for cidr in local.hub_port_cidrs[name] : "${name}-${cidr}" => { port = port, cidr = cidr }
+    }
+  ]...)
 }
 
 data "aws_availability_zones" "available" {

@@ -37,3 +37,8 @@ output "chef_server_security_group_id" {
   description = "Security group of the Chef Server."
   value       = aws_security_group.chef_server.id
 }
+
+output "internet_gateway_id" {
+  description = "The internet gateway of the VPC made here (null in an existing VPC): Elastic IPs are associated after it."
+  value       = local.create_vpc ? aws_internet_gateway.this[0].id : null
+}

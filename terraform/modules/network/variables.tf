@@ -47,7 +47,7 @@ variable "nat_gateway" {
 variable "hub_ingress_cidrs" {
   type        = list(string)
   default     = ["0.0.0.0/0"]
-  description = "Who may reach the hub on 443 (and 80 for the ACME challenge and the redirect)."
+  description = "Who may reach the hub on 443 (and on 80 without a domain, where 80 is the hub itself)."
 }
 
 variable "kms_key_arn" {
@@ -65,4 +65,10 @@ variable "tags" {
   type        = map(string)
   default     = {}
   description = "Tags added to every resource."
+}
+
+variable "acme_http_from_anywhere" {
+  type        = bool
+  default     = false
+  description = "true with a domain: port 80 (the ACME HTTP-01 challenge and the redirect to https, nothing else) is open to everyone, as Let's Encrypt validates from its own addresses."
 }
