@@ -60,12 +60,78 @@ USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
 
 class CourseGroups:
-    """The course groups of a user, for an authenticator with manage_groups."""
+    """The course groups of a user, for an authenticator with manage_groups.
+
+    A course's staff act on its students through the student group
+    (swarmhub.hub.courses.staff_scopes), so that group never holds an admin or
+    anyone who is staff of a course: on a roster by mistake (or as a TA who
+    also takes a class), they would be open to that course's staff. Such a
+    user gets only their staff groups (`reachable_groups`).
+    """
 
     def course_groups(self, name: str, teams: set[str] = frozenset()) -> list[str]:
         from swarmhub.config.courses import groups_for, utcnow
 
-        return groups_for(self.courses, name, teams, utcnow())
+        self.sweep_student_groups()
+        return self.reachable_groups(name, groups_for(self.courses, name, teams, utcnow()))
+
+    def sweep_student_groups(self) -> None:
+        """Take admins and staff out of every student group in the hub's database.
+
+        A user's groups change only at their own sign-in or refresh: an admin
+        who was in a student group before (an older hub, an admin made on the
+        admin page) would stay there, open to that course's staff. Every
+        sign-in and refresh runs this first, and JupyterHub refreshes a user
+        before it checks their request's scopes, so staff meet the swept groups.
+        """
+        from jupyterhub import orm
+
+        from swarmhub.config.courses import by_group
+
+        db = getattr(getattr(self, "parent", None), "db", None)
+        if db is None:
+            return
+        students = [g for g, (_, kind) in by_group(self.courses).items() if kind == "student"]
+        changed = False
+        for group in db.query(orm.Group).filter(orm.Group.name.in_(students)):
+            for user in list(group.users):
+                names = [g.name for g in user.groups]
+                if self.reachable_groups(user.name, names) != names:
+                    group.users.remove(user)
+                    changed = True
+        if changed:
+            db.commit()
+
+    def reachable_groups(self, name: str, groups: list[str]) -> list[str]:
+        """`groups` without the student groups, if `name` is an admin or staff."""
+        from swarmhub.config.courses import by_group
+
+        kinds = by_group(self.courses)
+        staff = any(kinds.get(g, (None, ""))[1] == "staff" for g in groups)
+        if not (staff or self._is_admin(name)):
+            return groups
+        dropped = [g for g in groups if kinds.get(g, (None, ""))[1] == "student"]
+        if dropped:
+            self.log.warning(
+                "%s is %s and on the roster of %s: left out of the student group, "
+                "so no course's staff can act on their server",
+                name,
+                "staff of a course" if staff else "an admin",
+                ", ".join(dropped),
+            )
+        return [g for g in groups if g not in dropped]
+
+    def _is_admin(self, name: str) -> bool:
+        """An admin by the config or in the hub's database (the admin page, the API)."""
+        if name in (self.admin_users or ()):
+            return True
+        from jupyterhub import orm
+
+        db = getattr(getattr(self, "parent", None), "db", None)
+        if db is None:
+            return False
+        found = orm.User.find(db, name)
+        return bool(found is not None and found.admin)
 
     def _with_groups(self, name: str, model: dict) -> dict:
         if self.manage_groups:
@@ -188,6 +254,8 @@ def _github_class():
             now, courses = utcnow(), by_group(self.courses)
             groups = sorted(g.name for g in user.groups)
             keep = [g for g in groups if g not in courses or courses[g][0].active(now)]
+            self.sweep_student_groups()
+            keep = self.reachable_groups(user.name, keep)
             return True if keep == groups else {"name": user.name, "groups": keep}
 
         async def check_allowed(self, username, auth_model):

@@ -391,7 +391,12 @@ def test_a_github_user_loses_an_ended_course_s_groups_at_the_refresh(monkeypatch
     a = cls(manage_groups=True, courses=list(CFG.courses))
     user = _user("carol", "course-phys-101-staff", "course-chem-2", "other")
     monkeypatch.setattr("swarmhub.config.courses.utcnow", lambda: TERM)
-    assert asyncio.run(a.refresh_user(user)) is True  # no auth state kept: nothing to re-read
+    # Staff of phys-101 on chem-2's roster: never in a student group, where
+    # chem-2's staff could reach them (tests/security/test_staff_reach.py).
+    assert asyncio.run(a.refresh_user(user)) == {
+        "name": "carol",
+        "groups": ["course-phys-101-staff", "other"],
+    }
     monkeypatch.setattr("swarmhub.config.courses.utcnow", lambda: AFTER)
     assert asyncio.run(a.refresh_user(user)) == {
         "name": "carol",
