@@ -29,14 +29,16 @@ course's groups are taken away at the refresh too.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 from pathlib import Path
 
 from jupyterhub.auth import Authenticator
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
-from traitlets import List, Unicode, default
+from traitlets import Float, List, Unicode, default
 
 from swarmhub import accounts
+from swarmhub.hub import sessions
 from swarmhub.hub.settings import Settings, secret
 from swarmhub.swarm.specs import STATE_DIR
 
@@ -151,6 +153,15 @@ class AccountsAuthenticator(CourseGroups, Authenticator):
         help="The accounts file (name -> scrypt hash), re-read when it changes.",
     ).tag(config=True)
 
+    applied_file = Unicode(
+        f"{STATE_DIR}/{sessions.APPLIED_FILE}",
+        help="The password fingerprints the hub last saw (swarmhub.hub.sessions).",
+    ).tag(config=True)
+
+    watch_interval = Float(
+        5.0, help="Seconds between looks at the accounts file for removals and resets."
+    ).tag(config=True)
+
     @default("allow_all")
     def _allow_all_default(self):
         # Everyone who authenticates has an account: the file is the allowed list.
@@ -162,6 +173,65 @@ class AccountsAuthenticator(CourseGroups, Authenticator):
         self._users: dict[str, dict] = {}
         # The hash each user signed in with, so a reset password ends old sessions.
         self._signed_in_with: dict[str, str] = {}
+        self._applied_for: tuple | None = None  # the accounts file last reconciled
+        self._to_stop: set[str] = set()
+        self._watcher = None
+
+    async def add_user(self, user):
+        """JupyterHub calls this for every user in its database at start: the
+        first call ends the sessions of users removed or reset meanwhile, and
+        starts the watch for later changes (swarmhub.hub.sessions)."""
+        result = super().add_user(user)
+        if inspect.isawaitable(result):
+            await result
+        if self._watcher is None:
+            self.reconcile()
+            self._watcher = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.watch_interval)
+            try:
+                self.reconcile()
+                await self._stop_ended()
+            except Exception:  # the watch must outlive one bad look
+                self.log.exception("checking the accounts for removals and resets failed")
+
+    def reconcile(self) -> set[str]:
+        """End the sessions and tokens of users removed or reset since the hub last
+        looked (also before a restart); returns their names."""
+        db = getattr(getattr(self, "parent", None), "db", None)
+        users = self._accounts()
+        if db is None or self._seen == self._applied_for:
+            return set()
+        from jupyterhub import orm
+
+        path = Path(self.applied_file)
+        now = {name: sessions.fingerprint(e["hash"]) for name, e in users.items()}
+        applied = sessions.read_applied(path)
+        known = {u.name for u in db.query(orm.User)} if applied is None else set()
+        ended, remember = sessions.decide(now, applied, known)
+        touched = sessions.end_sessions(db, ended, self.log)
+        self._to_stop |= {u.name for u in touched}
+        for name in ended:
+            self._signed_in_with.pop(name, None)
+        if remember != applied:
+            try:
+                sessions.write_applied(path, remember)
+            except OSError as exc:  # ended all the same; a restart may end them again
+                self.log.error("cannot write %s: %s", path, exc)
+        self._applied_for = self._seen
+        return ended
+
+    async def _stop_ended(self) -> None:
+        from jupyterhub import orm
+
+        app = getattr(self, "parent", None)
+        if not self._to_stop or getattr(app, "users", None) is None:
+            return
+        names, self._to_stop = self._to_stop, set()
+        found = [u for u in (orm.User.find(app.db, n) for n in sorted(names)) if u]
+        await sessions.stop_servers(app, found, self.log)
 
     def _accounts(self) -> dict[str, dict]:
         """The accounts, read again only when the file is replaced or changed."""
@@ -186,6 +256,7 @@ class AccountsAuthenticator(CourseGroups, Authenticator):
         return self._users
 
     async def authenticate(self, handler, data):
+        self.reconcile()  # a reset just made ends the old sessions, not the new one
         name = self.normalize_username(str(data.get("username", "")))
         password = str(data.get("password", ""))
         entry = self._accounts().get(name)
@@ -200,8 +271,9 @@ class AccountsAuthenticator(CourseGroups, Authenticator):
         return self._with_groups(name, {"name": name})
 
     async def refresh_user(self, user, handler=None):
-        """A removed account, or a reset password, ends the user's browser sessions
-        (within auth_refresh_age); a token keeps working until it expires."""
+        """A removed account, or a reset password, ends the user's sessions and tokens
+        at once (reconcile: the watch, or this refresh, whichever comes first)."""
+        self.reconcile()
         entry = self._accounts().get(user.name)
         if entry is None:
             return False

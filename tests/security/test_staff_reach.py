@@ -65,7 +65,10 @@ def hub(tmp_path, monkeypatch):
     path = tmp_path / "accounts.json"
     made, _ = accounts.add(path, ["bob", "prof", "dan", "carol", "erin"])
     a = auth.AccountsAuthenticator(
-        accounts_file=str(path), admin_users={"prof"}, courses=list(CFG.courses)
+        accounts_file=str(path),
+        applied_file=str(tmp_path / "applied.json"),
+        admin_users={"prof"},
+        courses=list(CFG.courses),
     )
     a.manage_groups = True
     a.parent = _App()
