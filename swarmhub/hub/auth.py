@@ -30,15 +30,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import os
 from pathlib import Path
 
 from jupyterhub.auth import Authenticator
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
-from traitlets import Float, List, Unicode, default
+from tornado import web
+from traitlets import Float, Int, List, Unicode, default
 
 from swarmhub import accounts
-from swarmhub.hub import sessions
+from swarmhub.hub import sessions, throttle
 from swarmhub.hub.settings import Settings, secret
 from swarmhub.swarm.specs import STATE_DIR
 
@@ -167,8 +169,18 @@ class AccountsAuthenticator(CourseGroups, Authenticator):
         # Everyone who authenticates has an account: the file is the allowed list.
         return True
 
+    concurrent_checks = Int(
+        2, help="Password checks (scrypt: ~0.3 s, 32 MiB each) run at once; others queue."
+    ).tag(config=True)
+
+    check_queue_timeout = Float(
+        20.0, help="Seconds a sign-in may queue for a password check before it is refused."
+    ).tag(config=True)
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.throttle = throttle.Throttle()
+        self._checks = asyncio.Semaphore(self.concurrent_checks)
         self._seen: tuple | None = None
         self._users: dict[str, dict] = {}
         # The hash each user signed in with, so a reset password ends old sessions.
@@ -259,14 +271,31 @@ class AccountsAuthenticator(CourseGroups, Authenticator):
         self.reconcile()  # a reset just made ends the old sessions, not the new one
         name = self.normalize_username(str(data.get("username", "")))
         password = str(data.get("password", ""))
+        address = _address(handler)
+        wait = self.throttle.wait(name, address)
+        if wait > 0:
+            self.log.warning("sign-in for %r from %s refused for %.0f s", name, address, wait)
+            _too_many(
+                f"Too many failed sign-ins for {name} from your address: "
+                f"try again in {math.ceil(wait)} seconds."
+            )
         entry = self._accounts().get(name)
         stored = entry["hash"] if entry else accounts.dummy_hash()
-        # scrypt takes ~0.3 s and 32 MiB: off the event loop.
-        loop = asyncio.get_running_loop()
-        ok = await loop.run_in_executor(None, accounts.verify_password, password, stored)
+        # scrypt takes ~0.3 s and 32 MiB: off the event loop, a few at a time.
+        try:
+            await asyncio.wait_for(self._checks.acquire(), self.check_queue_timeout)
+        except TimeoutError:
+            _too_many("The hub is busy checking passwords: try again in a minute.", 503)
+        try:
+            loop = asyncio.get_running_loop()
+            ok = await loop.run_in_executor(None, accounts.verify_password, password, stored)
+        finally:
+            self._checks.release()
         if not (ok and entry):
-            self.log.warning("failed sign-in for %r", name)
+            self.throttle.failed(name, address)
+            self.log.warning("failed sign-in for %r from %s", name, address)
             return None
+        self.throttle.succeeded(name, address)
         self._signed_in_with[name] = stored
         return self._with_groups(name, {"name": name})
 
@@ -282,6 +311,19 @@ class AccountsAuthenticator(CourseGroups, Authenticator):
             return False
         # Groups again, so a roster change or a course's end applies within minutes.
         return self._with_groups(user.name, {"name": user.name}) if self.manage_groups else True
+
+
+def _address(handler) -> str:
+    """The client's address: JupyterHub serves with xheaders, so behind the proxy
+    this is the address the proxy saw (the last X-Forwarded-For entry)."""
+    request = getattr(handler, "request", None)
+    return str(getattr(request, "remote_ip", "") or "")
+
+
+def _too_many(message: str, status: int = 429):
+    err = web.HTTPError(status, message)
+    err.jupyterhub_message = message  # shown as is on JupyterHub's error page
+    raise err
 
 
 class CourseSharedPasswordAuthenticator(CourseGroups, SharedPasswordAuthenticator):
