@@ -34,7 +34,7 @@ from pprint import pformat
 from docker.types import RestartPolicy
 from dockerspawner import SwarmSpawner
 from tornado import web
-from traitlets import Any, Bool, Dict, Float, Int, Unicode, default
+from traitlets import Any, Bool, Dict, Float, Int, List, Unicode, default
 
 from swarmhub.hub import events, mountpaths
 from swarmhub.swarm import labels
@@ -83,6 +83,13 @@ class SwarmhubSpawner(SwarmSpawner):
         help="The homes as every node sees them: every mount source must lie below, "
         "reached through folders only (swarmhub.hub.mountpaths).",
     )
+    courses = List(help="The config's courses: who is staff (instructor tools) and who not.")
+    student_config_path = Unicode(
+        "/etc/jupyter/student",
+        config=True,
+        help="JUPYTER_CONFIG_PATH of a student's server: JupyterLab without "
+        "instructor tools (images/notebook/student/).",
+    )
     # Set at each spawn by the profile hook (swarmhub.hub.profiles.Offer.apply).
     course_mounts = Dict(help="This spawn's course folders: {host path: {bind, mode}}.")
     course = Unicode("", help="The course this spawn counts for; empty for none.")
@@ -112,6 +119,23 @@ class SwarmhubSpawner(SwarmSpawner):
     @default("extra_create_kwargs")
     def _default_create_kwargs(self):
         return {"labels": {labels.USER_SERVER: "true", labels.USER: self.user.name}}
+
+    def get_env(self):
+        env = super().get_env()
+        if not self._is_instructor():
+            # Students see the student's JupyterLab (images/notebook/student/).
+            env["JUPYTER_CONFIG_PATH"] = self.student_config_path
+        return env
+
+    def _is_instructor(self) -> bool:
+        """An admin, or staff of a course that applies now."""
+        from swarmhub.config.courses import utcnow
+        from swarmhub.hub import courses
+
+        if getattr(self.user, "admin", False):
+            return True
+        groups = {g.name for g in getattr(self.user, "groups", [])}
+        return bool(courses.membership(list(self.courses), groups, utcnow()).staff)
 
     # --- start -------------------------------------------------------------
 
