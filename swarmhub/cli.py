@@ -323,7 +323,7 @@ def report(cfg, target, **options):
     help="Or a roster file: a user a line, or a CSV with the user first.",
 )
 @click.option(
-    "--to", default=None, help="A directory, or s3://bucket/prefix (default: <state_dir>/archive)."
+    "--to", default=None, help="A directory, or s3://bucket/prefix (default: <state_dir>-archive)."
 )
 @click.option("--homes", default=None, help="Where the homes are (default: local.homes_dir).")
 @click.option("--keep-homes", is_flag=True, help="Archive, and leave every file in place.")
@@ -376,7 +376,7 @@ def _archive_inputs(cfg, target: str, options: dict) -> None:
     "--from",
     "source",
     default=None,
-    help="A directory, or s3://bucket/prefix (default: <state_dir>/archive).",
+    help="A directory, or s3://bucket/prefix (default: <state_dir>-archive).",
 )
 @click.option("--homes", default=None, help="Where the homes are (default: local.homes_dir).")
 @click.option("--overwrite", is_flag=True, help="Replace files that exist with other contents.")

@@ -4,7 +4,8 @@
     python pipeline.py restore ada [--course intro] [--from DIR|s3://...] [--overwrite]
 
 A tar per user (swarmhub.archive.homes), checked before anything is removed;
-locally into `<local.state_dir>/archive` unless --to says otherwise; on AWS
+locally into `<local.state_dir>-archive` (beside the state, where
+`destroy --purge` does not reach) unless --to says otherwise; on AWS
 into S3 (--to s3://...), with a lifecycle rule on the prefix. A home is only
 emptied when the homes directory is one swarmhub made (its .swarmhub-owned
 mark, swarmhub.local.paths) and the home is a real directory right inside it.
@@ -77,7 +78,7 @@ def default_store(cfg, target: str, given: str | None) -> str:
         raise SwarmhubError("archive on the aws target: pass --to s3://bucket/prefix")
     from swarmhub.local.paths import paths
 
-    return str(paths(cfg).state / "archive")
+    return str(paths(cfg).archives)  # out of destroy --purge's reach
 
 
 def why_not_removable(root: Path, home: Path) -> str:

@@ -22,6 +22,9 @@ class LocalStore:
         return str(self.root / key)
 
     def put(self, key: str, source: Path) -> None:
+        # The store holds every student's files: root's alone, whatever makes it.
+        if not self.root.is_dir():
+            self.root.mkdir(parents=True, mode=0o700)
         target = self.root / key
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         part = target.with_name(target.name + ".part")

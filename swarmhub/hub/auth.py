@@ -29,14 +29,18 @@ course's groups are taken away at the refresh too.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import math
 import os
 from pathlib import Path
 
 from jupyterhub.auth import Authenticator
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
-from traitlets import List, Unicode, default
+from tornado import web
+from traitlets import Float, Int, List, Unicode, default
 
 from swarmhub import accounts
+from swarmhub.hub import sessions, throttle
 from swarmhub.hub.settings import Settings, secret
 from swarmhub.swarm.specs import STATE_DIR
 
@@ -60,12 +64,78 @@ USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
 
 class CourseGroups:
-    """The course groups of a user, for an authenticator with manage_groups."""
+    """The course groups of a user, for an authenticator with manage_groups.
+
+    A course's staff act on its students through the student group
+    (swarmhub.hub.courses.staff_scopes), so that group never holds an admin or
+    anyone who is staff of a course: on a roster by mistake (or as a TA who
+    also takes a class), they would be open to that course's staff. Such a
+    user gets only their staff groups (`reachable_groups`).
+    """
 
     def course_groups(self, name: str, teams: set[str] = frozenset()) -> list[str]:
         from swarmhub.config.courses import groups_for, utcnow
 
-        return groups_for(self.courses, name, teams, utcnow())
+        self.sweep_student_groups()
+        return self.reachable_groups(name, groups_for(self.courses, name, teams, utcnow()))
+
+    def sweep_student_groups(self) -> None:
+        """Take admins and staff out of every student group in the hub's database.
+
+        A user's groups change only at their own sign-in or refresh: an admin
+        who was in a student group before (an older hub, an admin made on the
+        admin page) would stay there, open to that course's staff. Every
+        sign-in and refresh runs this first, and JupyterHub refreshes a user
+        before it checks their request's scopes, so staff meet the swept groups.
+        """
+        from jupyterhub import orm
+
+        from swarmhub.config.courses import by_group
+
+        db = getattr(getattr(self, "parent", None), "db", None)
+        if db is None:
+            return
+        students = [g for g, (_, kind) in by_group(self.courses).items() if kind == "student"]
+        changed = False
+        for group in db.query(orm.Group).filter(orm.Group.name.in_(students)):
+            for user in list(group.users):
+                names = [g.name for g in user.groups]
+                if self.reachable_groups(user.name, names) != names:
+                    group.users.remove(user)
+                    changed = True
+        if changed:
+            db.commit()
+
+    def reachable_groups(self, name: str, groups: list[str]) -> list[str]:
+        """`groups` without the student groups, if `name` is an admin or staff."""
+        from swarmhub.config.courses import by_group
+
+        kinds = by_group(self.courses)
+        staff = any(kinds.get(g, (None, ""))[1] == "staff" for g in groups)
+        if not (staff or self._is_admin(name)):
+            return groups
+        dropped = [g for g in groups if kinds.get(g, (None, ""))[1] == "student"]
+        if dropped:
+            self.log.warning(
+                "%s is %s and on the roster of %s: left out of the student group, "
+                "so no course's staff can act on their server",
+                name,
+                "staff of a course" if staff else "an admin",
+                ", ".join(dropped),
+            )
+        return [g for g in groups if g not in dropped]
+
+    def _is_admin(self, name: str) -> bool:
+        """An admin by the config or in the hub's database (the admin page, the API)."""
+        if name in (self.admin_users or ()):
+            return True
+        from jupyterhub import orm
+
+        db = getattr(getattr(self, "parent", None), "db", None)
+        if db is None:
+            return False
+        found = orm.User.find(db, name)
+        return bool(found is not None and found.admin)
 
     def _with_groups(self, name: str, model: dict) -> dict:
         if self.manage_groups:
@@ -85,17 +155,95 @@ class AccountsAuthenticator(CourseGroups, Authenticator):
         help="The accounts file (name -> scrypt hash), re-read when it changes.",
     ).tag(config=True)
 
+    applied_file = Unicode(
+        f"{STATE_DIR}/{sessions.APPLIED_FILE}",
+        help="The password fingerprints the hub last saw (swarmhub.hub.sessions).",
+    ).tag(config=True)
+
+    watch_interval = Float(
+        5.0, help="Seconds between looks at the accounts file for removals and resets."
+    ).tag(config=True)
+
     @default("allow_all")
     def _allow_all_default(self):
         # Everyone who authenticates has an account: the file is the allowed list.
         return True
 
+    concurrent_checks = Int(
+        2, help="Password checks (scrypt: ~0.3 s, 32 MiB each) run at once; others queue."
+    ).tag(config=True)
+
+    check_queue_timeout = Float(
+        20.0, help="Seconds a sign-in may queue for a password check before it is refused."
+    ).tag(config=True)
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.throttle = throttle.Throttle()
+        self._checks = asyncio.Semaphore(self.concurrent_checks)
         self._seen: tuple | None = None
         self._users: dict[str, dict] = {}
         # The hash each user signed in with, so a reset password ends old sessions.
         self._signed_in_with: dict[str, str] = {}
+        self._applied_for: tuple | None = None  # the accounts file last reconciled
+        self._to_stop: set[str] = set()
+        self._watcher = None
+
+    async def add_user(self, user):
+        """JupyterHub calls this for every user in its database at start: the
+        first call ends the sessions of users removed or reset meanwhile, and
+        starts the watch for later changes (swarmhub.hub.sessions)."""
+        result = super().add_user(user)
+        if inspect.isawaitable(result):
+            await result
+        if self._watcher is None:
+            self.reconcile()
+            self._watcher = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.watch_interval)
+            try:
+                self.reconcile()
+                await self._stop_ended()
+            except Exception:  # the watch must outlive one bad look
+                self.log.exception("checking the accounts for removals and resets failed")
+
+    def reconcile(self) -> set[str]:
+        """End the sessions and tokens of users removed or reset since the hub last
+        looked (also before a restart); returns their names."""
+        db = getattr(getattr(self, "parent", None), "db", None)
+        users = self._accounts()
+        if db is None or self._seen == self._applied_for:
+            return set()
+        from jupyterhub import orm
+
+        path = Path(self.applied_file)
+        now = {name: sessions.fingerprint(e["hash"]) for name, e in users.items()}
+        applied = sessions.read_applied(path)
+        known = {u.name for u in db.query(orm.User)} if applied is None else set()
+        ended, remember = sessions.decide(now, applied, known)
+        touched = sessions.end_sessions(db, ended, self.log)
+        self._to_stop |= {u.name for u in touched}
+        for name in ended:
+            self._signed_in_with.pop(name, None)
+        if remember != applied:
+            try:
+                sessions.write_applied(path, remember)
+            except OSError as exc:  # ended all the same; a restart may end them again
+                self.log.error("cannot write %s: %s", path, exc)
+        self._applied_for = self._seen
+        return ended
+
+    async def _stop_ended(self) -> None:
+        from jupyterhub import orm
+
+        app = getattr(self, "parent", None)
+        if not self._to_stop or getattr(app, "users", None) is None:
+            return
+        names, self._to_stop = self._to_stop, set()
+        found = [u for u in (orm.User.find(app.db, n) for n in sorted(names)) if u]
+        await sessions.stop_servers(app, found, self.log)
 
     def _accounts(self) -> dict[str, dict]:
         """The accounts, read again only when the file is replaced or changed."""
@@ -120,22 +268,41 @@ class AccountsAuthenticator(CourseGroups, Authenticator):
         return self._users
 
     async def authenticate(self, handler, data):
+        self.reconcile()  # a reset just made ends the old sessions, not the new one
         name = self.normalize_username(str(data.get("username", "")))
         password = str(data.get("password", ""))
+        address = _address(handler)
+        wait = self.throttle.wait(name, address)
+        if wait > 0:
+            self.log.warning("sign-in for %r from %s refused for %.0f s", name, address, wait)
+            _too_many(
+                f"Too many failed sign-ins for {name} from your address: "
+                f"try again in {math.ceil(wait)} seconds."
+            )
         entry = self._accounts().get(name)
         stored = entry["hash"] if entry else accounts.dummy_hash()
-        # scrypt takes ~0.3 s and 32 MiB: off the event loop.
-        loop = asyncio.get_running_loop()
-        ok = await loop.run_in_executor(None, accounts.verify_password, password, stored)
+        # scrypt takes ~0.3 s and 32 MiB: off the event loop, a few at a time.
+        try:
+            await asyncio.wait_for(self._checks.acquire(), self.check_queue_timeout)
+        except TimeoutError:
+            _too_many("The hub is busy checking passwords: try again in a minute.", 503)
+        try:
+            loop = asyncio.get_running_loop()
+            ok = await loop.run_in_executor(None, accounts.verify_password, password, stored)
+        finally:
+            self._checks.release()
         if not (ok and entry):
-            self.log.warning("failed sign-in for %r", name)
+            self.throttle.failed(name, address)
+            self.log.warning("failed sign-in for %r from %s", name, address)
             return None
+        self.throttle.succeeded(name, address)
         self._signed_in_with[name] = stored
         return self._with_groups(name, {"name": name})
 
     async def refresh_user(self, user, handler=None):
-        """A removed account, or a reset password, ends the user's browser sessions
-        (within auth_refresh_age); a token keeps working until it expires."""
+        """A removed account, or a reset password, ends the user's sessions and tokens
+        at once (reconcile: the watch, or this refresh, whichever comes first)."""
+        self.reconcile()
         entry = self._accounts().get(user.name)
         if entry is None:
             return False
@@ -144,6 +311,19 @@ class AccountsAuthenticator(CourseGroups, Authenticator):
             return False
         # Groups again, so a roster change or a course's end applies within minutes.
         return self._with_groups(user.name, {"name": user.name}) if self.manage_groups else True
+
+
+def _address(handler) -> str:
+    """The client's address: JupyterHub serves with xheaders, so behind the proxy
+    this is the address the proxy saw (the last X-Forwarded-For entry)."""
+    request = getattr(handler, "request", None)
+    return str(getattr(request, "remote_ip", "") or "")
+
+
+def _too_many(message: str, status: int = 429):
+    err = web.HTTPError(status, message)
+    err.jupyterhub_message = message  # shown as is on JupyterHub's error page
+    raise err
 
 
 class CourseSharedPasswordAuthenticator(CourseGroups, SharedPasswordAuthenticator):
@@ -188,6 +368,8 @@ def _github_class():
             now, courses = utcnow(), by_group(self.courses)
             groups = sorted(g.name for g in user.groups)
             keep = [g for g in groups if g not in courses or courses[g][0].active(now)]
+            self.sweep_student_groups()
+            keep = self.reachable_groups(user.name, keep)
             return True if keep == groups else {"name": user.name, "groups": keep}
 
         async def check_allowed(self, username, auth_model):

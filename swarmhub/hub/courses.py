@@ -79,7 +79,8 @@ def mounts(root: str, home: str, user: str, m: Membership) -> dict[str, dict]:
     `root` is the courses directory as the nodes see it, `home` the server's home
     inside the container. Students get shared/ read-only and, with nbgrader, the
     released assignments read-only and only their own submission folder; staff
-    get shared/ and the whole exchange read-write.
+    get shared/ and the exchange read-write, but its inbound (every student's
+    submission folder) read-only and pinned by a mount of its own.
     """
     out: dict[str, dict] = {}
     staff = {c.name for c in m.staff}
@@ -93,6 +94,13 @@ def mounts(root: str, home: str, user: str, m: Membership) -> dict[str, dict]:
             inside = f"{EXCHANGE_ROOT}/{c.name}"
             if is_staff:
                 out[f"{base}/exchange"] = {"bind": inside, "mode": "rw"}
+                # Mounts of their own: a mount point cannot be renamed or replaced
+                # from inside the container (EBUSY), so staff cannot swap a student's
+                # mount source, or a parent of it, for a link between the hub's
+                # check and the engine's mount (swarmhub.hub.mountpaths). They
+                # read submissions (nbgrader collect), never write them.
+                out[f"{base}/exchange/outbound"] = {"bind": f"{inside}/outbound", "mode": "rw"}
+                out[f"{base}/exchange/inbound"] = {"bind": f"{inside}/inbound", "mode": "ro"}
             else:
                 out[f"{base}/exchange/outbound"] = {"bind": f"{inside}/outbound", "mode": "ro"}
                 out[f"{base}/exchange/inbound/{user}"] = {

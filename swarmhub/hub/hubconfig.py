@@ -97,6 +97,10 @@ def configure(c, settings: Settings | None = None) -> None:
     sp.name_template = "jupyter-{username}"
     sp.debug = False
     sp.homes_hub_dir = HOMES_HUB_DIR
+    # Every mount source lies below the homes and is checked there (mountpaths).
+    sp.homes_host_dir = rt.homes_host_dir
+    # Staff and admins get instructor tools in JupyterLab; students do not.
+    sp.courses = list(cfg.courses)
     # Course areas sit in the homes' storage, in a directory no user can be named.
     sp.courses_host_dir = f"{rt.homes_host_dir}/{AREA_DIR}"
     # Everything the spawner knows comes through its traits, set here.

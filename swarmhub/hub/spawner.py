@@ -34,9 +34,9 @@ from pprint import pformat
 from docker.types import RestartPolicy
 from dockerspawner import SwarmSpawner
 from tornado import web
-from traitlets import Any, Bool, Dict, Float, Int, Unicode, default
+from traitlets import Any, Bool, Dict, Float, Int, List, Unicode, default
 
-from swarmhub.hub import events
+from swarmhub.hub import events, mountpaths
 from swarmhub.swarm import labels
 
 DOCKER_THREADS = 8
@@ -77,6 +77,19 @@ class SwarmhubSpawner(SwarmSpawner):
     courses_host_dir = Unicode(
         "", config=True, help="The course areas as every node sees them (beside the homes)."
     )
+    homes_host_dir = Unicode(
+        "",
+        config=True,
+        help="The homes as every node sees them: every mount source must lie below, "
+        "reached through folders only (swarmhub.hub.mountpaths).",
+    )
+    courses = List(help="The config's courses: who is staff (instructor tools) and who not.")
+    student_config_path = Unicode(
+        "/etc/jupyter/student",
+        config=True,
+        help="JUPYTER_CONFIG_PATH of a student's server: JupyterLab without "
+        "instructor tools (images/notebook/student/).",
+    )
     # Set at each spawn by the profile hook (swarmhub.hub.profiles.Offer.apply).
     course_mounts = Dict(help="This spawn's course folders: {host path: {bind, mode}}.")
     course = Unicode("", help="The course this spawn counts for; empty for none.")
@@ -106,6 +119,23 @@ class SwarmhubSpawner(SwarmSpawner):
     @default("extra_create_kwargs")
     def _default_create_kwargs(self):
         return {"labels": {labels.USER_SERVER: "true", labels.USER: self.user.name}}
+
+    def get_env(self):
+        env = super().get_env()
+        if not self._is_instructor():
+            # Students see the student's JupyterLab (images/notebook/student/).
+            env["JUPYTER_CONFIG_PATH"] = self.student_config_path
+        return env
+
+    def _is_instructor(self) -> bool:
+        """An admin, or staff of a course that applies now."""
+        from swarmhub.config.courses import utcnow
+        from swarmhub.hub import courses
+
+        if getattr(self.user, "admin", False):
+            return True
+        groups = {g.name for g in getattr(self.user, "groups", [])}
+        return bool(courses.membership(list(self.courses), groups, utcnow()).staff)
 
     # --- start -------------------------------------------------------------
 
@@ -184,6 +214,7 @@ class SwarmhubSpawner(SwarmSpawner):
         try:
             self._ensure_home()
             self._ensure_course_dirs()
+            self._check_mount_sources()
             self._refuse_over_quota()
             node_id = await self._wait_for_room() if self.pack else None
         finally:
@@ -382,10 +413,7 @@ class SwarmhubSpawner(SwarmSpawner):
         return os.path.join(self.homes_hub_dir, self.user.name)
 
     def _ensure_home(self) -> None:
-        home = self._home()
-        if not os.path.isdir(home):
-            os.makedirs(home, mode=0o750, exist_ok=True)
-            os.chown(home, self.home_uid, self.home_uid)
+        self._walk(self.user.name, mode=0o750, what="the home folder")
 
     def _ensure_course_dirs(self) -> None:
         """Make this spawn's course folders (and their mount points in the home)
@@ -393,35 +421,49 @@ class SwarmhubSpawner(SwarmSpawner):
         from swarmhub.config.courses import AREA_DIR
 
         root = self.courses_host_dir.rstrip("/")
-        if self.course_mounts:
-            os.makedirs(os.path.join(self.homes_hub_dir, AREA_DIR), mode=0o755, exist_ok=True)
         home_inside = (self.notebook_dir or "").rstrip("/")
         for source, bind in self.course_mounts.items():
-            if root and source.startswith(root + "/"):
-                base = os.path.join(self.homes_hub_dir, AREA_DIR)
-                self._make_dirs(base, source[len(root) + 1 :])
-            target = bind["bind"]
-            if home_inside and target.startswith(home_inside + "/"):
-                self._make_dirs(self._home(), target[len(home_inside) + 1 :])
+            rel = mountpaths.relative_to(source, root) if root else None
+            if rel:
+                self._walk(f"{AREA_DIR}/{rel}", what="the course folder")
+            inside = mountpaths.relative_to(bind["bind"], home_inside) if home_inside else None
+            if inside:
+                self._walk(f"{self.user.name}/{inside}", what="the course folder")
 
-    def _make_dirs(self, base: str, relative: str) -> None:
-        path = base
-        for part in [p for p in relative.split("/") if p]:
-            if part in (".", ".."):
-                raise ValueError(f"unexpected path component in {relative!r}")
-            path = os.path.join(path, part)
-            if os.path.isdir(path):
-                continue
-            try:
-                os.makedirs(path, mode=0o755, exist_ok=True)
-                os.chown(path, self.home_uid, self.home_uid)
-            except OSError as exc:
-                # e.g. a file the student made where the folder's mount point goes.
-                shown = os.path.relpath(path, self.homes_hub_dir)
+    def _check_mount_sources(self) -> None:
+        """Every mount source, resolved without following a link, just before the
+        service is made: a folder a user replaced by a link since it was made
+        (staff in the exchange, a student in their home) refuses the spawn."""
+        host = self.homes_host_dir.rstrip("/")
+        if not host:
+            return  # no homes configured (a spawner outside a deployment)
+        for source in self.volume_binds:
+            rel = mountpaths.relative_to(source, host)
+            if rel is None or not rel:
                 self._refuse(
-                    f"Your server cannot start: the course folder {shown} cannot be made "
-                    f"({exc.strerror}). Move away any file of that name, or ask your instructor."
+                    "Your server cannot start: one of its folders is outside the homes. "
+                    "Please tell your instructor."
                 )
+            self._walk(rel, create=False, what="the folder")
+
+    def _walk(self, relative: str, mode: int = 0o755, create: bool = True, what: str = "") -> None:
+        """`relative` under the homes as the hub sees them, made if missing,
+        refused with one line if any part of it is a link or not a folder."""
+        try:
+            mountpaths.ensure_dirs(
+                self.homes_hub_dir, relative, self.home_uid, create=create, mode=mode
+            )
+        except mountpaths.Unsafe as exc:
+            self.log.warning("refusing the server of %s: %s", self.user.name, exc)
+            self._refuse(
+                f"Your server cannot start: {what} {exc.shown} cannot be made or used "
+                f"(it {exc.why}). Move it away, or ask your instructor."
+            )
+        except OSError as exc:
+            self._refuse(
+                f"Your server cannot start: {what} {relative} cannot be made "
+                f"({exc.strerror}). Please tell your instructor."
+            )
 
     def _refuse_over_quota(self) -> None:
         from swarmhub.hub import quota

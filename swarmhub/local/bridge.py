@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 
 from swarmhub.config import Config
+from swarmhub.local import firewall
 from swarmhub.run import run
 
 BRIDGE = "swarmhub0"
@@ -35,10 +36,13 @@ def ensure_bridge(cfg: Config) -> str:
     rule = _FORWARD
     if run(["iptables", "-C", *rule], check=False, capture=True, quiet=True).returncode:
         run(["iptables", "-I", *rule])
+    # The hub's API port: from the nodes (this bridge) only (swarmhub.local.firewall).
+    firewall.ensure(BRIDGE)
     return manager_address(cfg)
 
 
 def remove_bridge() -> None:
+    firewall.remove()
     rule = _FORWARD
     while not run(["iptables", "-C", *rule], check=False, capture=True, quiet=True).returncode:
         run(["iptables", "-D", *rule], quiet=True)

@@ -1,6 +1,10 @@
 """`destroy` on the local target: remove every service, node, network and secret
 deploy made; with `--purge` also the homes and the state, but only directories
-swarmhub itself created (they carry its mark, see swarmhub.local.paths)."""
+swarmhub itself created (they carry its mark, see swarmhub.local.paths).
+
+Archives are never purged: their default place is beside the state, not in it
+(`Paths.archives`), and a purge that would delete archives left in the old
+place inside the state is refused before anything is removed."""
 
 from __future__ import annotations
 
@@ -30,7 +34,37 @@ def purge_refusal(cfg: Config) -> str | None:
                 f"{role} {root} was not made by swarmhub (no {root}/.swarmhub-owned): "
                 "destroy --purge removes only what deploy made; delete it yourself if you mean it"
             )
+    if _holds_files(p.old_archives):
+        return (
+            f"{p.old_archives} holds archives (archive's old default place, inside the "
+            f"state that --purge deletes): move them out first, e.g. "
+            f"`mv {p.old_archives} {p.archives}` (restore --from DIR reads them anywhere)"
+        )
     return None
+
+
+def purge_roots(cfg: Config) -> None:
+    """Delete the homes and the state (purge_refusal said yes), then say what stays."""
+    p = paths(cfg)
+    if why := purge_refusal(cfg):  # again: archives may have landed meanwhile
+        raise SwarmhubError(f"refusing --purge: {why}")
+    for root in (p.homes, p.state):
+        if root.exists():
+            echo(f"purging {root}")
+            shutil.rmtree(root)
+    echo(kept_after_purge(cfg))
+
+
+def _holds_files(root) -> bool:
+    return root.is_dir() and any(f.is_file() for f in root.rglob("*"))
+
+
+def kept_after_purge(cfg: Config) -> str:
+    """What `destroy --purge` leaves, said after it: the archives."""
+    where = paths(cfg).archives
+    if _holds_files(where):
+        return f"archives kept in {where} (destroy never deletes them; remove them yourself)"
+    return f"no archives in {where} (archive's default place; destroy never deletes it)"
 
 
 def destroy(cfg: Config, *, purge: bool = False) -> None:
@@ -64,10 +98,7 @@ def destroy(cfg: Config, *, purge: bool = False) -> None:
     # Every node is gone, so is the pool's count: a new deploy starts afresh.
     p.pool_file.unlink(missing_ok=True)
     if purge:
-        for root in (p.homes, p.state):
-            if root.exists():
-                echo(f"purging {root}")
-                shutil.rmtree(root)
+        purge_roots(cfg)
     else:
         echo(f"homes kept in {p.homes} (destroy --purge deletes them)")
 

@@ -30,6 +30,18 @@ class Paths:
         return self.homes / AREA_DIR
 
     @property
+    def archives(self) -> Path:
+        """Where `archive` keeps homes by default: beside the state directory, not
+        in it, so `destroy --purge` (which removes state and homes) never reaches
+        the only copy of a semester's work (`<state_dir>-archive`)."""
+        return self.state.with_name(self.state.name + "-archive")
+
+    @property
+    def old_archives(self) -> Path:
+        """Where archives went before: inside the state, within purge's reach."""
+        return self.state / "archive"
+
+    @property
     def images_file(self) -> Path:
         """What the last bake built: {"hub": tag, "notebook": tag}."""
         return self.state / "images.json"

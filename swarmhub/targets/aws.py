@@ -8,7 +8,7 @@ from pathlib import Path
 
 from swarmhub.config import Config
 from swarmhub.errors import SwarmhubError
-from swarmhub.run import write_atomic
+from swarmhub.run import echo, write_atomic
 
 # What render writes for an AMI that no bake has recorded yet.
 NOT_BAKED = "ami-00000000000000000"
@@ -67,3 +67,7 @@ class AwsTarget:
         from swarmhub.aws import deploy
 
         deploy.destroy(self.cfg, purge=purge)
+        if purge:
+            # Archives live in the operator's own bucket (archive --to s3://...),
+            # which Terraform did not make and destroy never touches.
+            echo("archives in your S3 bucket (archive --to s3://...) are kept")

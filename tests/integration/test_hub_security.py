@@ -254,3 +254,62 @@ def test_the_proxy_serves_https_with_the_self_signed_certificate(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# --- the hub's API port (8081): the nodes only ---------------------------------
+
+
+def _connects(netns: str, host: str, port: int) -> bool:
+    """Whether a TCP connection from inside `netns` to host:port opens within 3 s."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import socket,sys\n"
+        f"s=socket.socket(); s.settimeout(3)\n"
+        f"sys.exit(0 if s.connect_ex(({host!r},{port}))==0 else 1)\n"
+    )
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", probe], timeout=20, check=False
+    )
+    return done.returncode == 0
+
+
+@pytest.fixture
+def outside():
+    """A client on another network of this host: the internet's stand-in."""
+    import subprocess
+
+    ns, host_if, addr = "shsec-outside", "shsec0", "10.250.0.1"
+
+    def sh(*args):
+        subprocess.run(list(args), check=True, timeout=20)
+
+    sh("ip", "netns", "add", ns)
+    try:
+        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        sh("ip", "addr", "add", f"{addr}/30", "dev", host_if)
+        sh("ip", "link", "set", host_if, "up")
+        sh("ip", "-n", ns, "addr", "add", "10.250.0.2/30", "dev", "eth0")
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        yield ns, addr
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], check=False, timeout=20)
+        subprocess.run(["ip", "netns", "del", ns], check=False, timeout=20)
+
+
+def test_the_hubs_api_port_answers_the_nodes_and_not_the_outside(stack: Stack, outside):
+    from swarmhub.config import load_config
+    from swarmhub.local import bridge, nodes
+    from swarmhub.swarm.specs import HUB_PORT
+
+    ns, host = outside
+    # The public port answers from outside (the probe itself works)...
+    assert _connects(ns, host, stack.port)
+    # ...the hub's plain-HTTP API does not.
+    assert not _connects(ns, host, HUB_PORT), "the hub's API port is open to the outside"
+    # A worker node (where servers run) still reaches it at the manager's address.
+    cfg = load_config(stack.config)
+    (node, *_) = nodes.list_nodes(cfg)
+    assert _connects(node.netns, bridge.manager_address(cfg), HUB_PORT)

@@ -58,14 +58,16 @@ def _cli(config, *args):
 
 def test_archive_then_restore_gives_back_identical_files(site):
     homes, state, config, _ = site
+    archives = state.with_name("state-archive")
     before = {u: _tree(homes / u) for u in ("ada", "bob")}
     result = _cli(config, "archive", "--course", "intro", "--users", "ada,bob")
     assert result.exit_code == 0, result.output
     for user in ("ada", "bob"):
         assert [p.name for p in (homes / user).iterdir()] == [NOTE]
         note = (homes / user / NOTE).read_text()
-        assert str(state / "archive" / "intro" / user) in note and "restore " + user in note
-    stored = sorted(p.name for p in (state / "archive" / "intro" / "ada").iterdir())
+        # Beside the state, where destroy --purge does not reach (Paths.archives).
+        assert str(archives / "intro" / user) in note and "restore " + user in note
+    stored = sorted(p.name for p in (archives / "intro" / "ada").iterdir())
     assert len(stored) == 2 and stored[0].endswith(".manifest.json") and stored[1].endswith(".tar")
 
     again = _cli(config, "archive", "--course", "intro", "--users", "ada")

@@ -226,6 +226,15 @@ def test_staff_write_shared_and_the_whole_exchange():
     assert sp.course_mounts == {
         f"{root}/shared": {"bind": "/home/jovyan/shared/phys-101", "mode": "rw"},
         f"{root}/exchange": {"bind": "/srv/nbgrader/exchange/phys-101", "mode": "rw"},
+        # Pinned by mounts of their own (tests/security/test_mount_sources.py).
+        f"{root}/exchange/outbound": {
+            "bind": "/srv/nbgrader/exchange/phys-101/outbound",
+            "mode": "rw",
+        },
+        f"{root}/exchange/inbound": {
+            "bind": "/srv/nbgrader/exchange/phys-101/inbound",
+            "mode": "ro",
+        },
     }
 
 
@@ -262,7 +271,11 @@ def test_after_the_end_date_no_folder_is_mounted():
 
 def test_the_spawner_makes_the_folders_owned_by_the_notebook_user(tmp_path, monkeypatch):
     chowned = []
-    monkeypatch.setattr(os, "chown", lambda path, uid, gid: chowned.append((path, uid)))
+
+    def fchown(fd, uid, gid):
+        chowned.append((os.readlink(f"/proc/self/fd/{fd}"), uid))
+
+    monkeypatch.setattr(os, "fchown", fchown)
     sp = _spawner("bob", "course-phys-101")
     sp.homes_hub_dir = str(tmp_path)
     _offer(TERM).apply(sp, {})
@@ -378,7 +391,12 @@ def test_a_github_user_loses_an_ended_course_s_groups_at_the_refresh(monkeypatch
     a = cls(manage_groups=True, courses=list(CFG.courses))
     user = _user("carol", "course-phys-101-staff", "course-chem-2", "other")
     monkeypatch.setattr("swarmhub.config.courses.utcnow", lambda: TERM)
-    assert asyncio.run(a.refresh_user(user)) is True  # no auth state kept: nothing to re-read
+    # Staff of phys-101 on chem-2's roster: never in a student group, where
+    # chem-2's staff could reach them (tests/security/test_staff_reach.py).
+    assert asyncio.run(a.refresh_user(user)) == {
+        "name": "carol",
+        "groups": ["course-phys-101-staff", "other"],
+    }
     monkeypatch.setattr("swarmhub.config.courses.utcnow", lambda: AFTER)
     assert asyncio.run(a.refresh_user(user)) == {
         "name": "carol",
@@ -387,7 +405,7 @@ def test_a_github_user_loses_an_ended_course_s_groups_at_the_refresh(monkeypatch
 
 
 def test_a_file_where_a_mount_point_goes_is_a_clear_refusal(tmp_path, monkeypatch):
-    monkeypatch.setattr(os, "chown", lambda *a: None)
+    monkeypatch.setattr(os, "fchown", lambda *a: None)
     sp = _spawner("bob", "course-phys-101")
     sp.homes_hub_dir = str(tmp_path)
     (tmp_path / "bob").mkdir()
