@@ -29,7 +29,7 @@ RAW = {
     "courses": [
         {
             "name": "phys-101",
-            "roster": ["bob", "admin"],
+            "roster": ["bob", "ann"],
             "staff": ["carol"],
             "start": "2026-09-01",
             "end": "2026-12-20",
