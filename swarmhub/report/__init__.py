@@ -21,7 +21,8 @@ from swarmhub.autoscaler.fleetlog import FILE_NAME as FLEET_FILE
 from swarmhub.autoscaler.fleetlog import read_fleet
 from swarmhub.autoscaler.trace import ServerEvent, read_events, write_events
 from swarmhub.errors import SwarmhubError
-from swarmhub.report.billing import GIB, Bill, CourseBill, bill, timeline
+from swarmhub.report.billing import GIB, Bill, CourseBill, bill
+from swarmhub.report.billing import timeline as timeline  # the tests' and callers' name
 
 AWS_EVENTS = "/var/lib/swarmhub/hub/events.jsonl"  # on the manager (its state volume)
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)([dhm])$")
@@ -201,7 +202,17 @@ def main(
         from swarmhub.report import plot as plotting
 
         title = f"{course or 'every course'}: servers and nodes"
-        plotting.write(plot, timeline(b, course), title, text)
+        plotting.write(
+            plot,
+            b,
+            title,
+            text,
+            course=course,
+            bill_of=lambda a, z: bill(
+                events, a, z, price=price, course=course, default_mem=default_mem, fleet=fleet
+            ),
+            courses={c.name: c for c in cfg.courses} if cfg is not None else {},
+        )
         print(f"wrote {plot}")
     if export:
         out = Path(export)
