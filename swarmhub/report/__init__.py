@@ -19,7 +19,7 @@ from pathlib import Path
 
 from swarmhub.autoscaler.fleetlog import FILE_NAME as FLEET_FILE
 from swarmhub.autoscaler.fleetlog import read_fleet
-from swarmhub.autoscaler.trace import ServerEvent, read_events, write_events
+from swarmhub.autoscaler.trace import ServerEvent, read_events, visits, write_events
 from swarmhub.errors import SwarmhubError
 from swarmhub.report.billing import GIB, Bill, CourseBill, bill
 from swarmhub.report.billing import timeline as timeline  # the tests' and callers' name
@@ -212,6 +212,7 @@ def main(
                 events, a, z, price=price, course=course, default_mem=default_mem, fleet=fleet
             ),
             courses={c.name: c for c in cfg.courses} if cfg is not None else {},
+            found=visits(events),
         )
         print(f"wrote {plot}")
     if export:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from swarmhub.autoscaler.trace import Visit
 from swarmhub.errors import SwarmhubError
 from swarmhub.report import week
 from swarmhub.report.billing import Bill, timeline
@@ -26,6 +27,7 @@ def write(
     course: str | None,
     bill_of: Callable[[datetime, datetime], Bill],
     courses: dict,
+    found: list[Visit],
 ) -> None:
     """The page of swarmhub.report.week for .html; for .png, servers and nodes
     over the whole period (matplotlib's two step charts)."""
@@ -33,7 +35,7 @@ def write(
     if path.suffix.lower() == ".png":
         _png(path, timeline(b, course), title)
     elif path.suffix.lower() in (".html", ".htm"):
-        text = week.page(b, title, table, lambda c: timeline(b, c), bill_of, courses)
+        text = week.page(b, title, table, lambda c: timeline(b, c), bill_of, courses, found)
         path.write_text(text, encoding="utf-8")
     else:
         raise SwarmhubError(f"--plot {path}: write a .html or a .png file")

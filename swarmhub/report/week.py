@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from swarmhub.report.billing import Bill, CourseBill
+from swarmhub.autoscaler.trace import Visit
+from swarmhub.report.billing import NO_COURSE, Bill, CourseBill
 
-DAY_W, DAY_H, LEFT, RIGHT = 900, 84, 80, 290  # a day's strip: plot area + labels
+DAY_W, DAY_H, LEFT, RIGHT = 900, 96, 80, 290  # a day's strip: plot area + labels
 SERVERS, NODES, WINDOW = "#1f77b4", "#ff7f0e", "#dcefdc"
+_GREEN, _AMBER, _RED = "#4c9a2a", "#d98c1f", "#c0392b"  # a wait: < 30 s, < 2 min, longer
 _WAIT_BINS = ((10, "< 10 s"), (30, "10-30 s"), (60, "30-60 s"), (120, "1-2 min"),
               (300, "2-5 min"), (float("inf"), "> 5 min"))  # fmt: skip
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -62,11 +64,15 @@ def page(
     points: Callable[[str], list[tuple[datetime, int, int]]],
     bill_of: Callable[[datetime, datetime], Bill],
     courses: dict,
+    found: list[Visit],
 ) -> str:
     """The whole page. `points(course)`: timeline(b, course); `courses`: the
     config's Course objects by name (a course the config does not name has no
-    windows and shows its days in UTC)."""
-    sections = [_section(r, b, points(r.course), bill_of, courses.get(r.course)) for r in b.courses]
+    windows and shows its days in UTC); `found`: the servers asked for, whose
+    requests are marked on the strips, coloured by their wait."""
+    sections = [
+        _section(r, b, points(r.course), bill_of, courses.get(r.course), found) for r in b.courses
+    ]
     price = f"${b.price:g} a node-hour" if b.price is not None else "no price given"
     return (
         "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -94,7 +100,7 @@ _CSS = (
 def _legend() -> str:
     return (
         "<p class='legend'>"
-        f"<svg width='760' height='18' role='img' aria-label='legend'>"
+        f"<svg width='1130' height='18' role='img' aria-label='legend'>"
         f"<rect x='0' y='3' width='22' height='12' fill='{WINDOW}' stroke='#8c8'/>"
         "<text x='28' y='14' font-size='12'>class window (swarmhub.yaml)</text>"
         f"<line x1='230' y1='9' x2='252' y2='9' stroke='{SERVERS}' stroke-width='2.5'/>"
@@ -102,14 +108,24 @@ def _legend() -> str:
         f"<line x1='450' y1='9' x2='472' y2='9' stroke='{NODES}' stroke-width='2' "
         "stroke-dasharray='5,3'/>"
         "<text x='478' y='14' font-size='12'>nodes (every course's fleet)</text>"
+        f"<rect x='670' y='3' width='2' height='12' fill='{_GREEN}'/>"
+        f"<rect x='676' y='3' width='2' height='12' fill='{_AMBER}'/>"
+        f"<rect x='682' y='3' width='2' height='12' fill='{_RED}'/>"
+        "<text x='690' y='14' font-size='12'>a server asked for: waited &lt; 30 s, &lt; 2 min, "
+        "longer</text>"
+        f"<path d='M1015,5l8,9m0,-9l-8,9' stroke='{_RED}' stroke-width='1.8'/>"
+        "<text x='1029' y='14' font-size='12'>never started</text>"
         "</svg></p>"
     )
 
 
-def _section(r: CourseBill, b: Bill, points, bill_of, course) -> str:
+def _section(r: CourseBill, b: Bill, points, bill_of, course, found) -> str:
     tz = ZoneInfo(course.timezone) if course is not None else ZoneInfo("UTC")
     windows = class_windows(course, b.start, b.end) if course is not None else []
-    top = max([p[1] for p in points] + [p[2] for p in points] + [1])
+    top = (max([p[1] for p in points] + [1]), max([p[2] for p in points] + [1]))
+    asked = [
+        v for v in found if (v.course or NO_COURSE) == r.course and b.start <= v.requested < b.end
+    ]
     rows, quiet = [], []
     d = b.start.astimezone(tz).date()
     last = (b.end - timedelta(microseconds=1)).astimezone(tz).date()
@@ -117,12 +133,13 @@ def _section(r: CourseBill, b: Bill, points, bill_of, course) -> str:
         a, z = _midnight(d, tz), _midnight(d + timedelta(days=1), tz)
         mine = [w for w in windows if w.start < z and w.end > a]
         cut = _cut(points, max(a, b.start), min(z, b.end))
-        if not mine and all(s == 0 and n == 0 for _, s, n in cut):
+        spawns = [v for v in asked if a <= v.requested < z]
+        if not mine and not spawns and all(p[1] == 0 for p in cut):  # nodes: any course's
             quiet.append(f"{d:%a %d %b}")
         else:
             day = bill_of(max(a, b.start), min(z, b.end))
             row = next((c for c in day.courses if c.course == r.course), None)
-            rows.append(_day(d, a, z, b, cut, mine, top, row, day))
+            rows.append(_day(d, a, z, b, cut, mine, spawns, top, row, day))
         d += timedelta(days=1)
     where = f"days in {tz.key}" + ("" if course is not None else " (not a course in swarmhub.yaml)")
     if course is not None and not course.windows:
@@ -132,9 +149,14 @@ def _section(r: CourseBill, b: Bill, points, bill_of, course) -> str:
         f"<h2>{html.escape(r.course)}</h2>"
         + _figures(r)
         + _waits(r)
-        + f"<p class='note'>{html.escape(where)}; one scale for every day: 0 to {top}</p>"
+        + f"<p class='note'>{html.escape(where)}; the same scales every day: servers 0 to "
+        f"{top[0]}, nodes 0 to {top[1]}</p>"
         + "".join(rows)
-        + (f"<p class='quiet'>Nothing ran: {html.escape(', '.join(quiet))}</p>" if quiet else "")
+        + (
+            f"<p class='quiet'>No server and no class: {html.escape(', '.join(quiet))}</p>"
+            if quiet
+            else ""
+        )
         + "</section>"
     )
 
@@ -184,7 +206,7 @@ def _waits(r: CourseBill) -> str:
     bars = []
     for i, ((_, label), n) in enumerate(zip(_WAIT_BINS, counts, strict=True)):
         x, bh = 150 + i * (bar_w + 8), 40 * n / most
-        colour = "#4c9a2a" if i < 2 else "#d98c1f" if i < 4 else "#c0392b"
+        colour = _GREEN if i < 2 else _AMBER if i < 4 else _RED
         bars.append(
             f"<rect x='{x}' y='{64 - bh:.1f}' width='{bar_w}' height='{bh:.1f}' fill='{colour}'/>"
             f"<text x='{x + bar_w / 2}' y='{60 - bh:.1f}' font-size='11' "
@@ -201,14 +223,15 @@ def _waits(r: CourseBill) -> str:
     )
 
 
-def _day(d, a, z, b, cut, windows, top, row, day) -> str:
+def _day(d, a, z, b, cut, windows, spawns, tops, row, day) -> str:
     span = (z - a).total_seconds()
+    top, nodes_top = tops  # servers on the strip's height; nodes on theirs
 
     def x(when: datetime) -> float:
         return LEFT + DAY_W * min(max((when - a).total_seconds(), 0), span) / span
 
     def y(value: int) -> float:
-        return DAY_H - 14 - (DAY_H - 22) * value / top
+        return DAY_H - 26 - (DAY_H - 34) * value / top
 
     parts = [
         f"<rect x='{LEFT}' y='{y(top):.1f}' width='{DAY_W}' height='{y(0) - y(top):.1f}' "
@@ -236,7 +259,9 @@ def _day(d, a, z, b, cut, windows, top, row, day) -> str:
             f"<text x='{x(at):.1f}' y='{DAY_H - 2}' font-size='10' text-anchor='middle' "
             f"fill='#666'>{h:02d}:00</text>"
         )
-    parts.append(_step(cut, 2, x, y, NODES, "stroke-width='1.8' stroke-dasharray='5,3'"))
+    parts += [_spawn(v, x(v.requested), DAY_H - 24, a.tzinfo) for v in spawns]
+    dashed = "stroke-width='1.8' stroke-dasharray='5,3'"
+    parts.append(_step(cut, 2, x, lambda n: y(n * top / nodes_top), NODES, dashed))
     parts.append(_step(cut, 1, x, y, SERVERS, "stroke-width='2.5'"))
     parts.append(
         f"<text x='{LEFT - 8}' y='{y(top) + 12:.1f}' font-size='14' font-weight='bold' "
@@ -245,7 +270,9 @@ def _day(d, a, z, b, cut, windows, top, row, day) -> str:
         f"fill='#666'>{d:%d %b}</text>"
         f"<text x='{LEFT + 3}' y='{y(0) - 3:.1f}' font-size='9' fill='#999'>0</text>"
         f"<text x='{LEFT + DAY_W - 3}' y='{y(top) + 10:.1f}' font-size='9' text-anchor='end' "
-        f"fill='#999'>{top}</text>"
+        f"fill='{SERVERS}'>{top} servers</text>"
+        f"<text x='{LEFT + DAY_W - 3}' y='{y(top) + 20:.1f}' font-size='9' text-anchor='end' "
+        f"fill='{NODES}'>{nodes_top} nodes</text>"
     )
     most = max(p[1] for p in cut)
     lines = [f"peak {most} servers, {max(p[2] for p in cut)} nodes"]
@@ -265,6 +292,25 @@ def _day(d, a, z, b, cut, windows, top, row, day) -> str:
         f"<svg class='day' width='{LEFT + DAY_W + RIGHT}' height='{DAY_H}' role='img' "
         f"aria-label='{d:%A %Y-%m-%d}'>" + "".join(parts) + "</svg>"
     )
+
+
+def _spawn(v: Visit, at: float, top: float, tz) -> str:
+    """A request: a tick coloured by its wait, or a cross if it never started."""
+    when = f"{v.requested.astimezone(tz):%H:%M}"
+    if v.wait is None:
+        return (
+            f"<path class='spawn failed' d='M{at - 4:.1f},{top}l8,9m0,-9l-8,9' stroke='{_RED}' "
+            f"stroke-width='1.8'><title>{when}: never started</title></path>"
+        )
+    return (
+        f"<rect class='spawn' x='{at - 1:.1f}' y='{top}' width='2' height='9' "
+        f"fill='{_wait_colour(v.wait)}'><title>{when}: waited "
+        f"{_secs(v.wait)}</title></rect>"
+    )
+
+
+def _wait_colour(wait: float) -> str:
+    return _GREEN if wait < 30 else _AMBER if wait < 120 else _RED
 
 
 def _step(cut, column: int, x, y, colour: str, style: str) -> str:

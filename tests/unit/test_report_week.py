@@ -72,7 +72,7 @@ def test_the_page_has_a_section_per_course_with_its_days_windows_wait_and_cost(p
     intro, stats = _section(text, "intro"), _section(text, "stats")
     # Tuesday is drawn; the quiet days are one line, not six empty strips
     assert "aria-label='Tuesday 2025-03-25'" in intro and intro.count("class='day'") == 1
-    assert "Nothing ran: Mon 24 Mar, Wed 26 Mar, Thu 27 Mar" in intro
+    assert "No server and no class: Mon 24 Mar, Wed 26 Mar, Thu 27 Mar" in intro
     # stats also meets on Thursday: its window is drawn on an otherwise empty day
     assert stats.count("class='day'") == 2 and "aria-label='Thursday 2025-03-27'" in stats
     assert "days in Europe/Berlin" in stats
@@ -82,6 +82,10 @@ def test_the_page_has_a_section_per_course_with_its_days_windows_wait_and_cost(p
     assert "$1.17" in intro and "$2.33" in stats
     assert "wait p50 10 s, p95 30 s" in intro and "1 failed" in stats
     assert "4.0 server-h, 2.3 node-h, $1.17" in intro
+    # each request marked at its time, coloured by its wait; dan's failed start a cross
+    assert intro.count("class='spawn'") == 2 and "<title>10:59: waited 30 s</title>" in intro
+    assert stats.count("class='spawn'") == 1 and stats.count("class='spawn failed'") == 1
+    assert "<title>16:00: never started</title>" in stats  # 15:00 UTC is 16:00 in Berlin
 
 
 def test_a_window_is_placed_in_its_zone_on_its_days_within_the_course_s_dates():
