@@ -70,8 +70,15 @@ def page(
     config's Course objects by name (a course the config does not name has no
     windows and shows its days in UTC); `found`: the servers asked for, whose
     requests are marked on the strips, coloured by their wait."""
+    days: dict[tuple[datetime, datetime], Bill] = {}
+
+    def day_bill(a: datetime, z: datetime) -> Bill:  # courses in one zone share their days
+        if (a, z) not in days:
+            days[a, z] = bill_of(a, z)
+        return days[a, z]
+
     sections = [
-        _section(r, b, points(r.course), bill_of, courses.get(r.course), found) for r in b.courses
+        _section(r, b, points(r.course), day_bill, courses.get(r.course), found) for r in b.courses
     ]
     price = f"${b.price:g} a node-hour" if b.price is not None else "no price given"
     return (

@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from swarmhub.autoscaler.trace import write_events
+from swarmhub.autoscaler.trace import visits, write_events
 from swarmhub.cli import main as cli
 from swarmhub.config.courses import Course
+from swarmhub.report import billing, reaching
 from swarmhub.report.week import class_windows
 from tests.conftest import require_tool
-from tests.unit.test_report import END, START, at, week
+from tests.unit.test_report import END, GIB, START, at, ev, week
 
 CONFIG = """\
 courses:
@@ -156,3 +157,21 @@ def test_chromium_renders_the_page(page, tmp_path):
     assert shot.stat().st_size > 20_000
     # text, the window green, the servers' blue, the nodes' orange: not a blank page
     assert _png_colours(shot) > 50
+
+
+def test_a_day_s_bill_from_the_visits_reaching_it_is_the_bill_from_every_event():
+    events = week() + [  # and one across midnight, one asked for at 23:59 that starts at 00:01
+        ev(at(23, day=2), "server_started", "eve", "intro", GIB, node="n1"),
+        ev(at(1, day=3), "server_stopped", "eve", "intro", GIB, node="n1"),
+        ev(at(23 + 59 / 60, day=3), "spawn_requested", "fay", "stats", GIB),
+        ev(at(1 / 60, day=4), "server_started", "fay", "stats", GIB, node="n2",
+           spawn_wait_seconds=120),
+    ]  # fmt: skip
+    events.sort(key=lambda e: e.time)
+    found = visits(events)
+    for day in range(-1, 8):
+        a, z = START + timedelta(days=day), START + timedelta(days=day + 1)
+        whole = billing.bill(events, a, z, price=0.5)
+        part = billing.bill(events, a, z, price=0.5, found=reaching(found, a, z))
+        assert (part.courses, part.total, part.nodes) == (whole.courses, whole.total, whole.nodes)
+        assert len(reaching(found, a, z)) <= len(found)
