@@ -35,6 +35,8 @@ def write(
     if path.suffix.lower() == ".png":
         _png(path, timeline(b, course), title)
     elif path.suffix.lower() in (".html", ".htm"):
+        if course is not None:
+            courses = {name: c for name, c in courses.items() if name == course}
         text = week.page(b, title, table, lambda c: timeline(b, c), bill_of, courses, found)
         path.write_text(text, encoding="utf-8")
     else:

@@ -68,8 +68,10 @@ def page(
 ) -> str:
     """The whole page. `points(course)`: timeline(b, course); `courses`: the
     config's Course objects by name (a course the config does not name has no
-    windows and shows its days in UTC); `found`: the servers asked for, whose
-    requests are marked on the strips, coloured by their wait."""
+    windows and shows its days in UTC; one that met in the period but ran no
+    server gets its section too, its windows and the fleet's nodes); `found`:
+    the servers asked for, whose requests are marked on the strips, coloured
+    by their wait."""
     days: dict[tuple[datetime, datetime], Bill] = {}
 
     def day_bill(a: datetime, z: datetime) -> Bill:  # courses in one zone share their days
@@ -77,8 +79,15 @@ def page(
             days[a, z] = bill_of(a, z)
         return days[a, z]
 
+    shown = {r.course for r in b.courses}
+    idle = [
+        CourseBill(name, cost=None if b.price is None else 0.0)
+        for name, course in sorted(courses.items())
+        if name not in shown and class_windows(course, b.start, b.end)
+    ]
     sections = [
-        _section(r, b, points(r.course), day_bill, courses.get(r.course), found) for r in b.courses
+        _section(r, b, points(r.course), day_bill, courses.get(r.course), found)
+        for r in [*b.courses, *idle]
     ]
     price = f"${b.price:g} a node-hour" if b.price is not None else "no price given"
     return (

@@ -41,6 +41,18 @@ courses:
     end: 2025-06-30
     windows:
       - {days: [tue, thu], start: '11:00', end: '15:00', min_nodes: 1, kind: lecture}
+  - name: ml
+    roster: [eve]
+    start: 2025-03-01
+    end: 2025-06-30
+    windows:
+      - {days: [fri], start: '09:00', end: '11:00', min_nodes: 2, kind: exam}
+  - name: later
+    roster: [fay]
+    start: 2025-09-01
+    end: 2025-12-20
+    windows:
+      - {days: [mon], start: '09:00', end: '11:00', min_nodes: 2}
 """
 
 
@@ -69,7 +81,12 @@ def _section(text: str, course: str) -> str:
 def test_the_page_has_a_section_per_course_with_its_days_windows_wait_and_cost(page):
     text = page.read_text()
     assert "<script" not in text and "http" not in text.replace("http://www.w3.org", "")
-    assert re.findall(r"id='course-([a-z]+)'", text) == ["intro", "stats"]
+    # ml met on Friday and nobody came: its section shows the exam window; `later`
+    # has not begun
+    assert re.findall(r"id='course-([a-z]+)'", text) == ["intro", "stats", "ml"]
+    ml = _section(text, "ml")
+    assert "exam 09:00-11:00" in ml and "aria-label='Friday 2025-03-28'" in ml
+    assert "no server of this course" in ml and "$0.00" in ml
     intro, stats = _section(text, "intro"), _section(text, "stats")
     # Tuesday is drawn; the quiet days are one line, not six empty strips
     assert "aria-label='Tuesday 2025-03-25'" in intro and intro.count("class='day'") == 1
