@@ -19,9 +19,10 @@ from pathlib import Path
 
 from swarmhub.autoscaler.fleetlog import FILE_NAME as FLEET_FILE
 from swarmhub.autoscaler.fleetlog import read_fleet
-from swarmhub.autoscaler.trace import ServerEvent, read_events, write_events
+from swarmhub.autoscaler.trace import ServerEvent, Visit, read_events, visits, write_events
 from swarmhub.errors import SwarmhubError
-from swarmhub.report.billing import GIB, Bill, CourseBill, bill, timeline
+from swarmhub.report.billing import GIB, Bill, CourseBill, bill
+from swarmhub.report.billing import timeline as timeline  # the tests' and callers' name
 
 AWS_EVENTS = "/var/lib/swarmhub/hub/events.jsonl"  # on the manager (its state volume)
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)([dhm])$")
@@ -151,6 +152,12 @@ def _secs(value: float | None) -> str:
     return f"{value:.1f} s" if value < 120 else f"{value / 60:.0f} min"
 
 
+def reaching(found: list[Visit], start: datetime, end: datetime) -> list[Visit]:
+    """The visits a bill of [start, end) looks at: asked for before its end and
+    not stopped before its start (the others add nothing to it)."""
+    return [v for v in found if v.requested < end and (v.stopped is None or v.stopped >= start)]
+
+
 def exported(
     events: list[ServerEvent], start: datetime, end: datetime, course: str | None
 ) -> list[ServerEvent]:
@@ -201,7 +208,26 @@ def main(
         from swarmhub.report import plot as plotting
 
         title = f"{course or 'every course'}: servers and nodes"
-        plotting.write(plot, timeline(b, course), title, text)
+        found = visits(events)
+        plotting.write(
+            plot,
+            b,
+            title,
+            text,
+            course=course,
+            bill_of=lambda a, z: bill(
+                events,
+                a,
+                z,
+                price=price,
+                course=course,
+                default_mem=default_mem,
+                fleet=fleet,
+                found=reaching(found, a, z),
+            ),
+            courses={c.name: c for c in cfg.courses} if cfg is not None else {},
+            found=found,
+        )
         print(f"wrote {plot}")
     if export:
         out = Path(export)

@@ -130,12 +130,14 @@ def bill(
     course: str | None = None,
     default_mem: int = GIB,
     fleet: list[fleetlog.FleetRecord] | None = None,
+    found: list[Visit] | None = None,
 ) -> Bill:
     """The period's bill. `default_mem`: the reservation of a server whose
     events do not say (servers.mem_reservation). `fleet`: the autoscaler's
     records of the fleet's size; where they reach, every node-hour counts,
-    busy or not."""
-    found = visits(events)
+    busy or not. `found`: visits(events), or those of them that reach the
+    period, when the caller has them already (a bill a day for the plot)."""
+    found = visits(events) if found is None else found
     intervals = clipped(found, start, end)
     spans: dict[str, list] = defaultdict(list)
     for i in intervals:

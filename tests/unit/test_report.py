@@ -170,8 +170,11 @@ def test_the_command_writes_a_self_contained_html_plot(tmp_path, fixed_now):
     result = _run(tmp_path, "--plot", str(tmp_path / "week.html"))
     assert result.exit_code == 0, result.output
     text = (tmp_path / "week.html").read_text()
-    assert text.count("<svg") == 2 and "<script" not in text and "http" not in text.split("<svg")[0]
-    assert "servers running (max 3)" in text and "nodes hosting a server (max 2)" in text
+    assert "<script" not in text and "http" not in text.split("<svg")[0]
+    # no config: a section per course of the events, days in UTC, no windows
+    assert text.count("<section class='course'") == 2 and "class='window'" not in text
+    assert "days in UTC (not a course in swarmhub.yaml)" in text
+    assert "peak 3 servers" not in text and "peak 2 servers, 2 nodes" in text  # intro's Tuesday
 
 
 def test_a_png_without_matplotlib_says_what_to_do(tmp_path, fixed_now, monkeypatch):
