@@ -136,6 +136,9 @@ def test_the_pool_agent_leaves_a_node_another_process_is_starting(tmp_path, monk
     removed = []
     # The one boundary: removing a node drains it in the swarm and deletes its netns.
     monkeypatch.setattr(nodes, "remove", lambda cfg, node, **kw: removed.append(node.name))
+    # Engines' run directories are per machine (/run/swarmhub/w1): a stack deployed
+    # here meanwhile has a live w1 whose pidfile this test must not read.
+    monkeypatch.setattr(nodes, "RUN_DIR", tmp_path / "run")
     pool = agent.Pool(cfg)
     pool.reconcile()
     assert removed == []
