@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import boto3
 import pytest
 from click.testing import CliRunner
 
@@ -164,6 +165,9 @@ def no_aws_credentials(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
     # No instance metadata service to ask either.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # boto3's default session keeps the credentials it first found: an earlier
+    # test's (moto's "testing") would answer here, as in a whole-suite run.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
 def test_archive_to_s3_without_credentials_is_one_line(tmp_cwd, no_aws_credentials):
