@@ -192,24 +192,35 @@ def autoscaler_round(stack, api) -> tuple[float, float]:
     return t1 - t0, time.monotonic() - t1
 
 
-def route_check() -> tuple[float, int]:
-    """What the hub's route check reads: the proxy's table, from inside the hub."""
-    code = (
-        "import time, urllib.request as u\n"
-        "from swarmhub.hub.settings import secret\n"
-        "req = u.Request('http://swarmhub-proxy:8001/api/routes',"
-        " headers={'Authorization': 'token ' + secret('swarmhub-proxy-token')})\n"
-        "t0 = time.monotonic(); body = u.urlopen(req, timeout=60).read()\n"
-        "print(time.monotonic() - t0, len(body))\n"
-    )
+def _in_hub(code: str) -> str:
+    """What `code` prints, run by the hub container's Python (the proxy's API
+    answers only inside the stack's network)."""
     cid = subprocess.run(
         ["docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name=swarmhub-hub"],
         capture_output=True, text=True, check=True, timeout=30,
     ).stdout.split()[0]  # fmt: skip
-    out = subprocess.run(
+    return subprocess.run(
         ["docker", "exec", cid, "python3", "-c", code],
         capture_output=True, text=True, check=True, timeout=120,
-    ).stdout.split()  # fmt: skip
+    ).stdout  # fmt: skip
+
+
+# The proxy's route table, asked as the hub asks it.
+ROUTES_REQUEST = (
+    "from swarmhub.hub.settings import secret\n"
+    "req = u.Request('http://swarmhub-proxy:8001/api/routes',"
+    " headers={'Authorization': 'token ' + secret('swarmhub-proxy-token')})\n"
+)
+
+
+def route_check() -> tuple[float, int]:
+    """What the hub's route check reads: the proxy's table, from inside the hub."""
+    out = _in_hub(
+        "import time, urllib.request as u\n"
+        + ROUTES_REQUEST
+        + "t0 = time.monotonic(); body = u.urlopen(req, timeout=60).read()\n"
+        "print(time.monotonic() - t0, len(body))\n"
+    ).split()
     return float(out[0]), int(out[1])
 
 
@@ -292,21 +303,11 @@ def leftovers(stack, api) -> dict:
 
 
 def stack_routes() -> list[str]:
-    code = (
+    out = _in_hub(
         "import json, urllib.request as u\n"
-        "from swarmhub.hub.settings import secret\n"
-        "req = u.Request('http://swarmhub-proxy:8001/api/routes',"
-        " headers={'Authorization': 'token ' + secret('swarmhub-proxy-token')})\n"
-        "print(json.dumps(sorted(json.load(u.urlopen(req, timeout=60)))))\n"
+        + ROUTES_REQUEST
+        + "print(json.dumps(sorted(json.load(u.urlopen(req, timeout=60)))))\n"
     )
-    cid = subprocess.run(
-        ["docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name=swarmhub-hub"],
-        capture_output=True, text=True, check=True, timeout=30,
-    ).stdout.split()[0]  # fmt: skip
-    out = subprocess.run(
-        ["docker", "exec", cid, "python3", "-c", code],
-        capture_output=True, text=True, check=True, timeout=120,
-    ).stdout  # fmt: skip
     return json.loads(out)
 
 
