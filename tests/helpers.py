@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -56,3 +57,19 @@ def runtime(**overrides) -> Runtime:
             **overrides,
         }
     )
+
+
+def without_aws_credentials(monkeypatch, tmp_path: Path, region: str = "eu-central-1") -> None:
+    """No AWS credentials anywhere botocore looks: environment, files, the
+    instance metadata service, and boto3's default session, which keeps the
+    credentials it first found (an earlier test's moto "testing")."""
+    import boto3
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)

@@ -8,14 +8,13 @@ SystemExit and the output is exactly the line an operator should see.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import boto3
 import pytest
 from click.testing import CliRunner
 
 from swarmhub import cli
+from tests.helpers import without_aws_credentials
 
 
 def run(args, **kwargs):
@@ -157,17 +156,7 @@ def test_report_over_an_event_in_the_year_1_is_one_line(tmp_cwd):
 
 @pytest.fixture
 def no_aws_credentials(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
-    # No instance metadata service to ask either.
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    # boto3's default session keeps the credentials it first found: an earlier
-    # test's (moto's "testing") would answer here, as in a whole-suite run.
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    without_aws_credentials(monkeypatch, tmp_path)
 
 
 def test_archive_to_s3_without_credentials_is_one_line(tmp_cwd, no_aws_credentials):

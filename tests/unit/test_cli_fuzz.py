@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from swarmhub import cli
 from swarmhub.config import Config, ConfigError, load_config
+from tests.helpers import without_aws_credentials
 
 # Seconds one example may take before it counts as a hang.
 HANG = 10
@@ -307,13 +308,7 @@ def sandbox(tmp_path, monkeypatch):
     (tmp_path / "bad.yaml").write_text("a: [\n")
     (tmp_path / "roster.csv").write_text("\ufeffuser,name\nada,Ada\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    without_aws_credentials(monkeypatch, tmp_path)
     monkeypatch.setattr(cli, "_target", lambda cfg, name: StandIn())
     return tmp_path
 
